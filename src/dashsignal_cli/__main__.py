@@ -1,0 +1,3 @@
+from dashsignal_cli.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""The `dashsignal` command: composes the commands and turns typed errors into exit codes.
+
+This is the only place that reports a `DashsignalError`: one red line saying what is wrong, one
+line saying what to do, and the error's exit code. Heavy modules (Jinja, tomlkit, Rich rendering)
+are imported inside the commands, so `dashsignal --help` starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dashsignal_cli import __version__
+from dashsignal_cli.commands import new
+from dashsignal_cli.errors import DashsignalError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="dashsignal",
+    help="Generate and grow Plotly Dash projects built on a correct signaling pattern.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"dashsignal {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Generate and grow Plotly Dash projects built on a correct signaling pattern."""
+
+
+app.command(name="new", epilog=new.EPILOG)(new.new)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app(prog_name="dashsignal")
+    except DashsignalError as error:
+        report_error(error)
+        raise SystemExit(error.exit_code) from None
+
+
+def report_error(error: DashsignalError) -> None:
+    """Print an error as one line, and its hint as a second."""
+    from rich.markup import escape
+
+    from dashsignal_cli.console import err
+
+    console = err()
+    console.print(f"[bold red]error:[/] {escape(_one_line(error.message))}")
+    if error.hint:
+        console.print(f"[dim]hint:[/] {escape(_one_line(error.hint))}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

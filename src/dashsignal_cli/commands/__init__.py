@@ -1,0 +1,1 @@
+"""One module per command: parse the arguments, call the library, print the result."""

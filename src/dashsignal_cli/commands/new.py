@@ -1,0 +1,163 @@
+"""`dashsignal new`: ask (or read flags), validate, render, write, report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dashsignal_cli.errors import NonInteractiveError, UsageError
+
+EPILOG = (
+    "Examples:\n\n"
+    "  dashsignal new myapp --yes\n\n"
+    "  dashsignal new myapp --view sales:graph --view rows:table "
+    "--filter region:dropdown=North,South --filter year:range=2019..2025 --cache redis --yes"
+)
+
+
+def new(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Project name: a Python identifier such as my_dashboard; also the folder created.",
+            show_default=False,
+        ),
+    ],
+    views: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--view",
+            metavar="ID[:KIND]",
+            help="A view to create; repeat for more. KIND: graph (default), table, indicator.",
+            show_default=False,
+        ),
+    ] = None,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            metavar="ID[:KIND][=VALUES]",
+            help=(
+                "A filter to create; repeat for more. KIND: dropdown (default), multi, checklist, "
+                "radio, range, dates. VALUES: A,B,C for choices, MIN..MAX for range, "
+                "YYYY-MM-DD..YYYY-MM-DD for dates; demo values when left out."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    cache: Annotated[
+        str | None,
+        typer.Option(
+            "--cache",
+            metavar="BACKEND",
+            help="Cache backend: filesystem (default; several workers on one host), redis "
+            "(several hosts), simple (one process, development), null (no caching).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        int | None,
+        typer.Option("--timeout", metavar="SECONDS", help="Cache timeout in seconds [default: 300].",
+                     show_default=False),
+    ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option("--title", help="Title shown in the dashboard's header [default: from NAME].",
+                     show_default=False),
+    ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Ask nothing: take the defaults for anything not given by a flag. With no other "
+            "flag this is a full demo: 3 filters, 2 charts, a table and an indicator.",
+        ),
+    ] = False,
+    directory: Annotated[
+        Path,
+        typer.Option(
+            "--directory",
+            "-C",
+            help="Where to create the project folder.",
+            file_okay=False,
+        ),
+    ] = Path("."),
+) -> None:
+    """Create a new Dash project that uses the signaling pattern."""
+    from dashsignal_cli.answers import (
+        DEFAULT_FILTERS,
+        DEFAULT_VIEWS,
+        build_spec_data,
+        parse_filter_arg,
+        parse_view_arg,
+    )
+    from dashsignal_cli.render import render_project
+    from dashsignal_cli.spec import check_project_name, spec_from_data
+    from dashsignal_cli.writer import check_target_free, create_project, with_manifest
+
+    check_project_name(name)
+    target = directory / name
+    check_target_free(target)
+    if cache is not None:
+        _check_backend(cache)
+
+    missing = [flag for flag, value in _prompted(views, filters, cache, timeout, title) if value is None]
+    interactive = bool(missing) and not yes
+    if interactive and not sys.stdin.isatty():
+        raise NonInteractiveError(
+            "standard input is not a terminal, so dashsignal cannot ask for "
+            + ", ".join(missing),
+            hint="Pass --yes to take the defaults, or give " + " ".join(missing) + ".",
+        )
+
+    answers: dict[str, Any]
+    if interactive:
+        from dashsignal_cli.prompts import ask_new_project
+
+        answers = ask_new_project(name, views=views, filters=filters, cache=cache,
+                                  timeout=timeout, title=title)
+    else:
+        answers = {
+            "views": [parse_view_arg(v) for v in (views or DEFAULT_VIEWS)],
+            "filters": [parse_filter_arg(f) for f in (filters or DEFAULT_FILTERS)],
+            "backend": cache or "filesystem",
+            "timeout": 300 if timeout is None else timeout,
+            "title": title,
+        }
+    spec = spec_from_data(build_spec_data(name=name, **answers))
+
+    if interactive:
+        from dashsignal_cli.prompts import confirm_write
+
+        if not confirm_write(spec, target):
+            raise typer.Exit(1)
+
+    written = create_project(target, with_manifest(render_project(spec)))
+
+    from dashsignal_cli.report import report_created
+
+    report_created(target, written)
+
+
+def _prompted(
+    views: list[str] | None,
+    filters: list[str] | None,
+    cache: str | None,
+    timeout: int | None,
+    title: str | None,
+) -> list[tuple[str, object]]:
+    return [("--view", views), ("--filter", filters), ("--cache", cache),
+            ("--timeout", timeout), ("--title", title)]
+
+
+def _check_backend(backend: str) -> None:
+    from dashsignal_cli.spec import CACHE_BACKENDS
+
+    if backend not in CACHE_BACKENDS:
+        raise UsageError(
+            f"unknown cache backend {backend!r}; allowed: {', '.join(CACHE_BACKENDS)}"
+        )

@@ -1,0 +1,25 @@
+"""The Rich consoles of the CLI layer; the library never prints."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@functools.cache
+def out() -> Console:
+    """Standard output: reports and results. Rich drops colour for NO_COLOR and for pipes."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@functools.cache
+def err() -> Console:
+    """Standard error: errors and hints."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)

@@ -1,0 +1,47 @@
+"""The one error tree of dashsignal: the library raises these, only the CLI layer reports them."""
+
+from __future__ import annotations
+
+
+class DashsignalError(Exception):
+    """Base of every error dashsignal reports to a user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(DashsignalError):
+    """A command-line argument or answer that cannot be used."""
+
+    exit_code = 2
+
+
+class SpecError(DashsignalError):
+    """A spec that is not valid: names the key and what is allowed."""
+
+
+class SpecSyntaxError(SpecError):
+    """A spec file that is not valid TOML, located as file:line:col."""
+
+    def __init__(self, path: str, line: int, col: int, message: str) -> None:
+        super().__init__(
+            f"{path}:{line}:{col}: {message}", hint="Fix the TOML syntax and run the command again."
+        )
+
+
+class TargetExistsError(DashsignalError):
+    """The target directory already exists and holds files."""
+
+
+class NonInteractiveError(DashsignalError):
+    """A prompt was needed but standard input is not a terminal."""
+
+    exit_code = 2
+
+
+class WriteError(DashsignalError):
+    """Writing the project failed; nothing was left behind."""

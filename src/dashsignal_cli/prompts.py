@@ -1,0 +1,154 @@
+"""Interactive questions for `dashsignal new`: every one has a default and is checked at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.markup import escape
+from rich.prompt import Confirm, IntPrompt, Prompt
+
+from dashsignal_cli.answers import (
+    DEFAULT_FILTERS,
+    DEFAULT_VIEWS,
+    parse_filter_arg,
+    parse_view_arg,
+)
+from dashsignal_cli.console import out
+from dashsignal_cli.errors import DashsignalError
+from dashsignal_cli.spec import (
+    CACHE_BACKENDS,
+    CHOICE_KINDS,
+    FILTER_KINDS,
+    MAX_TIMEOUT,
+    VIEW_KINDS,
+    Spec,
+    humanize,
+)
+
+__all__ = ["ask_new_project", "confirm_write"]
+
+T = TypeVar("T")
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def ask_new_project(
+    name: str,
+    *,
+    views: list[str] | None,
+    filters: list[str] | None,
+    cache: str | None,
+    timeout: int | None,
+    title: str | None,
+) -> dict[str, Any]:
+    """Ask for every answer not given by a flag; return them as `build_spec_data` takes them."""
+    console = out()
+    console.print(f"[bold]New dashsignal project[/] [cyan]{escape(name)}[/]  (Enter takes the default)")
+    if title is None:
+        title = _ask("Dashboard title", humanize(name), _non_empty)
+    if views is None:
+        console.print(f"Views are written ID:KIND; kinds: {', '.join(VIEW_KINDS)}.")
+        view_tables = _ask("Views", " ".join(DEFAULT_VIEWS), _view_list)
+    else:
+        view_tables = [parse_view_arg(v) for v in views]
+    if filters is None:
+        console.print(f"Filters are written ID:KIND; kinds: {', '.join(FILTER_KINDS)}.")
+        filter_heads = _ask("Filters", " ".join(DEFAULT_FILTERS), _filter_list)
+        filter_tables = [_ask_filter_values(head) for head in filter_heads]
+    else:
+        filter_tables = [parse_filter_arg(f) for f in filters]
+    if cache is None:
+        cache = Prompt.ask(
+            "Cache backend", choices=list(CACHE_BACKENDS), default="filesystem", console=console
+        )
+    if timeout is None:
+        timeout = _ask_timeout()
+    return {
+        "views": view_tables,
+        "filters": filter_tables,
+        "backend": cache,
+        "timeout": timeout,
+        "title": title,
+    }
+
+
+def confirm_write(spec: Spec, target: Path) -> bool:
+    """Show what will be created and ask before writing anything."""
+    console = out()
+    console.print()
+    console.print(f"[bold]{escape(spec.app.title)}[/] in [cyan]{escape(str(target))}[/]")
+    console.print("  views:   " + ", ".join(f"{v.id} ({v.kind})" for v in spec.views))
+    console.print("  filters: " + ", ".join(f"{f.id} ({f.kind})" for f in spec.filters))
+    console.print(f"  cache:   {spec.cache.backend}, {spec.cache.timeout} s")
+    return Confirm.ask("Create the project?", default=True, console=console)
+
+
+def _ask(question: str, default: str, parse: Callable[[str], T]) -> T:
+    """Ask until `parse` accepts the answer; show its error and ask again otherwise."""
+    console = out()
+    while True:
+        answer = Prompt.ask(question, default=default, console=console)
+        try:
+            return parse(answer)
+        except DashsignalError as error:
+            console.print(f"[red]{escape(error.message)}[/]")
+
+
+def _non_empty(answer: str) -> str:
+    if not answer.strip():
+        raise DashsignalError("please type something")
+    return answer.strip()
+
+
+def _items(answer: str) -> list[str]:
+    return [item for item in _SEPARATORS.split(answer.strip()) if item]
+
+
+def _view_list(answer: str) -> list[dict[str, Any]]:
+    tables = [parse_view_arg(item) for item in _items(answer)]
+    if not tables:
+        raise DashsignalError("give at least one view")
+    _check_no_repeats([t["id"] for t in tables])
+    return tables
+
+
+def _filter_list(answer: str) -> list[str]:
+    heads = _items(answer)
+    if not heads:
+        raise DashsignalError("give at least one filter")
+    tables = [parse_filter_arg(head) for head in heads]
+    _check_no_repeats([t["id"] for t in tables])
+    return heads
+
+
+def _ask_filter_values(head: str) -> dict[str, Any]:
+    table = parse_filter_arg(head)
+    if table["kind"] in CHOICE_KINDS:
+        default = ",".join(str(o) for o in table["options"])
+        question = f"Options of {table['id']}, separated by commas"
+    elif table["kind"] == "range":
+        default = f"{table['min']}..{table['max']}"
+        question = f"Range of {table['id']}, as MIN..MAX"
+    else:
+        default = f"{table['min']}..{table['max']}"
+        question = f"Dates of {table['id']}, as YYYY-MM-DD..YYYY-MM-DD"
+    return _ask(question, default, lambda values: parse_filter_arg(f"{head}={values}"))
+
+
+def _ask_timeout() -> int:
+    console = out()
+    while True:
+        value = IntPrompt.ask("Cache timeout in seconds", default=300, console=console)
+        if 0 <= value <= MAX_TIMEOUT:
+            return value
+        console.print(f"[red]give a number of seconds from 0 to {MAX_TIMEOUT}[/]")
+
+
+def _check_no_repeats(ids: list[str]) -> None:
+    seen: set[str] = set()
+    for identifier in ids:
+        if identifier.casefold() in seen:
+            raise DashsignalError(f"{identifier!r} is given twice")
+        seen.add(identifier.casefold())

@@ -1,0 +1,165 @@
+"""Pure rendering: a spec in, every generated file's text and owner out. No disk, no clock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from dashsignal_cli.spec import FilterSpec, Spec, ViewSpec
+from dashsignal_cli.specfile import SPEC_FILENAME, dump_spec
+
+__all__ = ["SIGNAL_ID", "GeneratedFile", "Owner", "render", "render_project", "spec_version"]
+
+SIGNAL_ID = "dashsignal-signal"
+
+
+class Owner(StrEnum):
+    """Who a file belongs to after it is first written."""
+
+    MANAGED = "managed"  # rewritten from the spec on every regeneration
+    USER = "user"  # written once, then never touched again
+    SPEC = "spec"  # dashsignal.toml: edited by the user and by our commands
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    text: str
+    owner: Owner
+
+
+# (template, output path, owner) for the files that exist once per project.
+_PROJECT_FILES = (
+    ("app.py.jinja", "app.py", Owner.USER),
+    ("data.py.jinja", "data.py", Owner.USER),
+    ("README.md.jinja", "README.md", Owner.USER),
+    ("pyproject.toml.jinja", "pyproject.toml", Owner.USER),
+    ("gitignore.jinja", ".gitignore", Owner.USER),
+    ("requirements.txt.jinja", "requirements.txt", Owner.MANAGED),
+    ("requirements-dev.txt.jinja", "requirements-dev.txt", Owner.MANAGED),
+    ("assets/dashsignal.css.jinja", "assets/dashsignal.css", Owner.MANAGED),
+    ("signaling/__init__.py.jinja", "signaling/__init__.py", Owner.MANAGED),
+    ("signaling/cache.py.jinja", "signaling/cache.py", Owner.MANAGED),
+    ("signaling/callbacks.py.jinja", "signaling/callbacks.py", Owner.MANAGED),
+    ("signaling/filters.py.jinja", "signaling/filters.py", Owner.MANAGED),
+    ("signaling/layout.py.jinja", "signaling/layout.py", Owner.MANAGED),
+    ("signaling/outputs.py.jinja", "signaling/outputs.py", Owner.MANAGED),
+    ("views/__init__.py.jinja", "views/__init__.py", Owner.MANAGED),
+    ("tests/__init__.py.jinja", "tests/__init__.py", Owner.MANAGED),
+    ("tests/conftest.py.jinja", "tests/conftest.py", Owner.MANAGED),
+    ("tests/dash_endpoint.py.jinja", "tests/dash_endpoint.py", Owner.MANAGED),
+    ("tests/test_signaling.py.jinja", "tests/test_signaling.py", Owner.MANAGED),
+    ("tests/test_filters_and_keys.py.jinja", "tests/test_filters_and_keys.py", Owner.MANAGED),
+)
+
+
+def render(spec: Spec) -> dict[str, GeneratedFile]:
+    """Every file of the project except the spec file, keyed by POSIX path, sorted."""
+    from dashsignal_cli.templating import environment
+
+    env = environment()
+    context = _context(spec)
+    files = {
+        path: GeneratedFile(env.get_template(template).render(context), owner)
+        for template, path, owner in _PROJECT_FILES
+    }
+    for view in context["views"]:
+        text = env.get_template(f"views/{view['kind']}.py.jinja").render(context, view=view)
+        files[f"views/{view['id']}.py"] = GeneratedFile(text, Owner.USER)
+    return dict(sorted(files.items()))
+
+
+def render_project(spec: Spec) -> dict[str, GeneratedFile]:
+    """`render` plus the spec file itself: everything `dashsignal new` writes."""
+    files = render(spec)
+    files[SPEC_FILENAME] = GeneratedFile(dump_spec(spec), Owner.SPEC)
+    return dict(sorted(files.items()))
+
+
+def spec_version(spec: Spec) -> str:
+    """A short digest of what gives cached data its meaning: the app and its declared filters."""
+    meaning = {
+        "app": spec.app.name,
+        "filters": [
+            [f.id, f.kind, list(f.options), _plain(f.min), _plain(f.max), f.step]
+            for f in spec.filters
+        ],
+    }
+    canonical = json.dumps(meaning, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def _context(spec: Spec) -> dict[str, Any]:
+    taken = {f.id for f in spec.filters}
+    demo = {name: _free_name(name, taken) for name in ("day", "units", "amount")}
+    dates = [f.id for f in spec.filters if f.kind == "dates"]
+    categories = [f.id for f in spec.filters if f.is_choice]
+    graphs = [v for v in spec.views if v.kind == "graph"]
+    return {
+        "app": spec.app,
+        "cache": spec.cache,
+        "signal_id": SIGNAL_ID,
+        "spec_version": spec_version(spec),
+        "filters": [_filter_context(f) for f in spec.filters],
+        "views": [
+            _view_context(v, graphs, demo, time_column=dates[0] if dates else demo["day"],
+                          categories=categories)
+            for v in spec.views
+        ],
+        "demo": demo,
+    }
+
+
+def _filter_context(item: FilterSpec) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "label": item.label,
+        "is_choice": item.is_choice,
+        "options": item.options,
+        "min": _plain(item.min),
+        "max": _plain(item.max),
+        "step": item.step,
+        "integral": all(type(v) is int for v in (item.min, item.max, item.step)),
+        "default": _plain(item.default),
+    }
+
+
+def _view_context(
+    view: ViewSpec,
+    graphs: list[ViewSpec],
+    demo: dict[str, str],
+    *,
+    time_column: str,
+    categories: list[str],
+) -> dict[str, Any]:
+    # The demo gives each chart something different to show: the first a timeline, the next
+    # ones a bar chart per category filter, and a histogram when there is nothing left.
+    chart, x = "timeline", time_column
+    if view.kind == "graph":
+        position = graphs.index(view)
+        if position > 0 and categories:
+            chart, x = "bar", categories[(position - 1) % len(categories)]
+        elif position > 0:
+            chart = "histogram"
+    return {
+        "id": view.id,
+        "kind": view.kind,
+        "title": view.title,
+        "demo": {"chart": chart, "x": x, "y": demo["amount"]},
+    }
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    while name in taken:
+        name = f"{name}_value"
+    return name
+
+
+def _plain(value: Any) -> Any:
+    """Dates become ISO strings, the form they have in JSON and in the browser."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value.isoformat() if hasattr(value, "isoformat") else value

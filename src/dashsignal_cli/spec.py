@@ -1,0 +1,372 @@
+"""The validated model of a project: what every other module works from.
+
+`spec_from_data` is the only way in; it takes the plain data of a `dashsignal.toml` (or of the
+command-line flags, which are turned into the same shape) and either returns a `Spec` or raises
+`SpecError` naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import keyword
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dashsignal_cli.errors import SpecError
+
+__all__ = [
+    "CACHE_BACKENDS",
+    "CHOICE_KINDS",
+    "FILTER_KINDS",
+    "VIEW_KINDS",
+    "AppSpec",
+    "CacheSpec",
+    "FilterSpec",
+    "OptionValue",
+    "Spec",
+    "ViewSpec",
+    "check_identifier",
+    "check_project_name",
+    "humanize",
+    "spec_from_data",
+]
+
+VIEW_KINDS = ("graph", "table", "indicator")
+FILTER_KINDS = ("dropdown", "multi", "checklist", "radio", "range", "dates")
+CHOICE_KINDS = ("dropdown", "multi", "checklist", "radio")
+MULTI_KINDS = ("multi", "checklist")
+CACHE_BACKENDS = ("filesystem", "redis", "simple", "null")
+
+MAX_TEXT = 200
+MAX_OPTIONS = 500
+MAX_TIMEOUT = 31 * 24 * 3600
+
+# Option values travel through JSON to the browser and back; str and int survive the trip
+# unchanged, while a float such as 1.0 comes back as 1 and a bool would equal 1.
+OptionValue = str | int
+Number = int | float
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    name: str
+    title: str
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    backend: str = "filesystem"
+    timeout: int = 300
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    id: str
+    kind: str
+    label: str
+    options: tuple[OptionValue, ...] = ()
+    min: Number | dt.date | None = None
+    max: Number | dt.date | None = None
+    step: Number | None = None
+    default: Any = None
+
+    @property
+    def is_choice(self) -> bool:
+        return self.kind in CHOICE_KINDS
+
+    @property
+    def is_multi(self) -> bool:
+        return self.kind in MULTI_KINDS
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    id: str
+    kind: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Spec:
+    app: AppSpec
+    cache: CacheSpec
+    filters: tuple[FilterSpec, ...]
+    views: tuple[ViewSpec, ...]
+
+
+def humanize(identifier: str) -> str:
+    """`sales_by_month` -> `Sales by month`: the default title or label of an id."""
+    words = identifier.strip("_").replace("_", " ")
+    return (words[:1].upper() + words[1:]) if words else identifier
+
+
+def check_identifier(value: object, where: str, what: str = "id") -> str:
+    """Return `value` if it is a usable Python identifier, else raise naming `where`."""
+    if not isinstance(value, str) or not value:
+        raise SpecError(f"{where}: {what} must be a non-empty string")
+    if not _IDENTIFIER.match(value):
+        raise SpecError(
+            f"{where}: {what} {value!r} is not a valid identifier",
+            hint="Use letters, digits and underscores, not starting with a digit (e.g. sales_2024).",
+        )
+    if keyword.iskeyword(value) or keyword.issoftkeyword(value):
+        raise SpecError(f"{where}: {what} {value!r} is a Python keyword", hint="Pick another name.")
+    return value
+
+
+def check_project_name(name: str) -> str:
+    """Return `name` if it can name both a folder here and the app; else say what is wrong."""
+    hint = "Use a plain name like my_dashboard: letters, digits and underscores."
+    if not name.strip():
+        raise SpecError("the project name is empty", hint=hint)
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        raise SpecError(f"project name {name!r} is an absolute path", hint=hint)
+    if "/" in name or "\\" in name:
+        raise SpecError(f"project name {name!r} contains a path separator", hint=hint)
+    if name in (".", "..") or name.startswith("."):
+        raise SpecError(f"project name {name!r} starts with a dot", hint=hint)
+    if name[0].isdigit():
+        raise SpecError(f"project name {name!r} starts with a digit", hint=hint)
+    return check_identifier(name, "project name", "name")
+
+
+def spec_from_data(data: Mapping[str, Any]) -> Spec:
+    """Validate the plain data of a spec file and build the model."""
+    _only_keys(data, "", ("app", "cache", "filters", "views"))
+    app = _app(_table(data, "app"))
+    cache = _cache(_table(data, "cache", required=False))
+    filters = tuple(_filter(item, f"filters[{i}]") for i, item in enumerate(_array(data, "filters")))
+    views = tuple(_view(item, f"views[{i}]") for i, item in enumerate(_array(data, "views")))
+    if not filters:
+        raise SpecError("filters: a project needs at least one filter", hint="Add a [[filters]] entry.")
+    if not views:
+        raise SpecError("views: a project needs at least one view", hint="Add a [[views]] entry.")
+    _check_unique([f.id for f in filters] + [v.id for v in views])
+    return Spec(app=app, cache=cache, filters=filters, views=views)
+
+
+def _app(table: Mapping[str, Any]) -> AppSpec:
+    _only_keys(table, "app", ("name", "title"))
+    name = check_identifier(table.get("name"), "app.name", "name")
+    title = _text(table, "app", "title", default=humanize(name))
+    return AppSpec(name=name, title=title)
+
+
+def _cache(table: Mapping[str, Any]) -> CacheSpec:
+    _only_keys(table, "cache", ("backend", "timeout"))
+    backend = table.get("backend", CacheSpec.backend)
+    if backend not in CACHE_BACKENDS:
+        raise SpecError(
+            f"cache.backend: unknown cache backend {backend!r}; allowed: {', '.join(CACHE_BACKENDS)}"
+        )
+    timeout = table.get("timeout", CacheSpec.timeout)
+    if type(timeout) is not int or not 0 <= timeout <= MAX_TIMEOUT:
+        raise SpecError(
+            f"cache.timeout: must be a whole number of seconds from 0 to {MAX_TIMEOUT} "
+            f"(0 keeps entries until they are evicted), got {timeout!r}"
+        )
+    return CacheSpec(backend=backend, timeout=timeout)
+
+
+def _view(item: object, where: str) -> ViewSpec:
+    table = _as_table(item, where)
+    _only_keys(table, where, ("id", "kind", "title"))
+    view_id = check_identifier(table.get("id"), f"{where}.id")
+    kind = table.get("kind", "graph")
+    if kind not in VIEW_KINDS:
+        raise SpecError(
+            f"{where}.kind: unknown view kind {kind!r}; allowed: {', '.join(VIEW_KINDS)}"
+        )
+    return ViewSpec(id=view_id, kind=kind, title=_text(table, where, "title", humanize(view_id)))
+
+
+def _filter(item: object, where: str) -> FilterSpec:
+    table = _as_table(item, where)
+    filter_id = check_identifier(table.get("id"), f"{where}.id")
+    kind = table.get("kind", "dropdown")
+    if kind not in FILTER_KINDS:
+        raise SpecError(
+            f"{where}.kind: unknown filter kind {kind!r}; allowed: {', '.join(FILTER_KINDS)}"
+        )
+    label = _text(table, where, "label", humanize(filter_id))
+    if kind in CHOICE_KINDS:
+        _only_keys(table, where, ("id", "kind", "label", "options", "default"))
+        options = _options(table.get("options"), f"{where}.options", kind)
+        default = _choice_default(table, where, kind, options)
+        return FilterSpec(filter_id, kind, label, options=options, default=default)
+    if kind == "range":
+        _only_keys(table, where, ("id", "kind", "label", "min", "max", "step", "default"))
+        low, high = _number(table, where, "min"), _number(table, where, "max")
+        step = _number(table, where, "step", default=1 if _all_int(low, high) else (high - low) / 100)
+        if not low < high:
+            raise SpecError(f"{where}: min ({low}) must be less than max ({high})")
+        if step <= 0 or step > high - low:
+            raise SpecError(f"{where}.step: must be greater than 0 and at most max - min")
+        default = _pair_default(table, where, low, high, _number_in_range)
+        return FilterSpec(filter_id, kind, label, min=low, max=high, step=step, default=default)
+    _only_keys(table, where, ("id", "kind", "label", "min", "max", "default"))
+    first, last = _date(table, where, "min"), _date(table, where, "max")
+    if not first < last:
+        raise SpecError(f"{where}: min ({first}) must be before max ({last})")
+    default = _pair_default(table, where, first, last, _date_in_range)
+    return FilterSpec(filter_id, kind, label, min=first, max=last, default=default)
+
+
+def _options(value: object, where: str, kind: str) -> tuple[OptionValue, ...]:
+    if not isinstance(value, Sequence) or isinstance(value, str) or not value:
+        raise SpecError(f"{where}: a {kind} filter needs a non-empty list of options")
+    if len(value) > MAX_OPTIONS:
+        raise SpecError(f"{where}: at most {MAX_OPTIONS} options")
+    options: list[OptionValue] = []
+    for i, option in enumerate(value):
+        if type(option) is str:
+            _check_text(option, f"{where}[{i}]")
+        elif type(option) is not int:
+            raise SpecError(
+                f"{where}[{i}]: options must be strings or whole numbers, got {option!r}",
+                hint="Quote it, e.g. \"1.5\", if it is a label.",
+            )
+        if any(type(o) is type(option) and o == option for o in options):
+            raise SpecError(f"{where}[{i}]: duplicate option {option!r}")
+        options.append(option)
+    return tuple(options)
+
+
+def _choice_default(
+    table: Mapping[str, Any], where: str, kind: str, options: tuple[OptionValue, ...]
+) -> Any:
+    def known(value: object) -> bool:
+        return any(type(o) is type(value) and o == value for o in options)
+
+    if kind == "dropdown":
+        # No default means "no selection": the query sees None and applies no filter.
+        value = table.get("default")
+        if value is not None and not known(value):
+            raise SpecError(f"{where}.default: {value!r} is not one of the options")
+        return value
+    if kind == "radio":
+        value = table.get("default", options[0])
+        if not known(value):
+            raise SpecError(f"{where}.default: {value!r} is not one of the options")
+        return value
+    value = table.get("default", list(options) if kind == "checklist" else [])
+    if not isinstance(value, list) or not all(known(v) for v in value):
+        raise SpecError(f"{where}.default: must be a list of some of the options")
+    return [o for o in options if o in value]
+
+
+def _pair_default(
+    table: Mapping[str, Any], where: str, low: Any, high: Any, check: Any
+) -> list[Any]:
+    value = table.get("default", [low, high])
+    if not isinstance(value, list) or len(value) != 2:
+        raise SpecError(f"{where}.default: must be a list of two values [from, to]")
+    first, last = (check(v, low, high, f"{where}.default") for v in value)
+    if first > last:
+        raise SpecError(f"{where}.default: from must not be after to")
+    return [first, last]
+
+
+def _number_in_range(value: object, low: Number, high: Number, where: str) -> Number:
+    if type(value) not in (int, float) or not low <= value <= high:  # type: ignore[operator]
+        raise SpecError(f"{where}: {value!r} must be a number from {low} to {high}")
+    return value  # type: ignore[return-value]
+
+
+def _date_in_range(value: object, low: dt.date, high: dt.date, where: str) -> dt.date:
+    parsed = _parse_date(value, where)
+    if not low <= parsed <= high:
+        raise SpecError(f"{where}: {parsed} must be from {low} to {high}")
+    return parsed
+
+
+def _number(
+    table: Mapping[str, Any], where: str, key: str, default: Number | None = None
+) -> Number:
+    value = table.get(key, default)
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise SpecError(f"{where}.{key}: a range filter needs a number here, got {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
+def _date(table: Mapping[str, Any], where: str, key: str) -> dt.date:
+    if key not in table:
+        raise SpecError(f"{where}.{key}: a dates filter needs a date here, e.g. 2025-01-31")
+    return _parse_date(table[key], f"{where}.{key}")
+
+
+def _parse_date(value: object, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise SpecError(f"{where}: {value!r} is not a date; write it as YYYY-MM-DD")
+
+
+def _all_int(*values: Number) -> bool:
+    return all(type(v) is int for v in values)
+
+
+def _text(table: Mapping[str, Any], where: str, key: str, default: str) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str):
+        raise SpecError(f"{where}.{key}: must be a string, got {value!r}")
+    _check_text(value, f"{where}.{key}")
+    return value
+
+
+def _check_text(value: str, where: str) -> None:
+    if not value.strip():
+        raise SpecError(f"{where}: must not be empty")
+    if len(value) > MAX_TEXT:
+        raise SpecError(f"{where}: at most {MAX_TEXT} characters")
+
+
+def _table(data: Mapping[str, Any], key: str, *, required: bool = True) -> Mapping[str, Any]:
+    if key not in data:
+        if required:
+            raise SpecError(f"{key}: missing [{key}] table")
+        return {}
+    return _as_table(data[key], key)
+
+
+def _as_table(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{where}: must be a table")
+    return value
+
+
+def _array(data: Mapping[str, Any], key: str) -> Sequence[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise SpecError(f"{key}: must be an array of tables ([[{key}]])")
+    return value
+
+
+def _only_keys(table: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in allowed:
+            prefix = f"{where}." if where else ""
+            raise SpecError(f"{prefix}{key}: unknown key; allowed here: {', '.join(allowed)}")
+
+
+def _check_unique(ids: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for identifier in ids:
+        folded = identifier.casefold()
+        if folded in seen:
+            raise SpecError(
+                f"duplicate id {identifier!r}: every view and filter needs its own id "
+                "(ids that differ only in case count as the same)"
+            )
+        seen[folded] = identifier

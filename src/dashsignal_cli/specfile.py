@@ -1,0 +1,106 @@
+"""Reading and writing `dashsignal.toml`, the single source of truth of a project.
+
+Reading uses the standard library's tomllib (fast, exact line and column on a syntax error);
+writing uses tomlkit so that later edits by our commands keep the user's comments and layout.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from dashsignal_cli.errors import SpecError, SpecSyntaxError
+from dashsignal_cli.spec import Spec, spec_from_data
+
+__all__ = ["SPEC_FILENAME", "dump_spec", "load_spec", "parse_spec_text"]
+
+SPEC_FILENAME = "dashsignal.toml"
+
+_HEADER = """\
+dashsignal project spec: the single source of truth for this dashboard.
+Edit it by hand or with `dashsignal add-view`, `add-filter`, ...; then run
+`dashsignal regenerate` to bring the generated code in line. Every key is
+explained in dashsignal's README, section "The spec file"."""
+
+_LOCATION = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)\s*$")
+
+
+def parse_spec_text(text: str, source: str = SPEC_FILENAME) -> Spec:
+    """Parse and validate spec text; syntax errors are located as `source:LINE:COL`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        where = _LOCATION.search(message)
+        if where is None:
+            raise SpecSyntaxError(source, 1, 1, message) from None
+        raise SpecSyntaxError(
+            source, int(where["line"]), int(where["col"]), message[: where.start()]
+        ) from None
+    return spec_from_data(data)
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and validate the spec file at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SpecError(f"{path}: cannot read the spec file ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: the spec file is not UTF-8 text") from None
+    return parse_spec_text(text, path.name)
+
+
+def dump_spec(spec: Spec) -> str:
+    """The TOML text of a spec, with comments that explain each table."""
+    import tomlkit
+
+    document = tomlkit.document()
+    for line in _HEADER.splitlines():
+        document.add(tomlkit.comment(line))
+    document.add(tomlkit.nl())
+
+    app = tomlkit.table()
+    app.add("name", spec.app.name)
+    app.add("title", spec.app.title)
+    document.add("app", app)
+
+    cache = tomlkit.table()
+    cache.add("backend", spec.cache.backend)
+    cache["backend"].comment("filesystem | redis | simple | null")
+    cache.add("timeout", spec.cache.timeout)
+    cache["timeout"].comment("seconds an entry is kept")
+    document.add("cache", cache)
+
+    filters = tomlkit.aot()
+    for item in spec.filters:
+        filters.append(_filter_table(item))
+    if spec.filters:
+        document.add("filters", filters)
+
+    views = tomlkit.aot()
+    for view in spec.views:
+        views.append(tomlkit.item({"id": view.id, "kind": view.kind, "title": view.title}))
+    document.add("views", views)
+    return tomlkit.dumps(document)
+
+
+def _filter_table(item: Any) -> Any:
+    import tomlkit
+
+    table = tomlkit.table()
+    table.add("id", item.id)
+    table.add("kind", item.kind)
+    table.add("label", item.label)
+    if item.is_choice:
+        table.add("options", list(item.options))
+    else:
+        table.add("min", item.min)
+        table.add("max", item.max)
+        if item.step is not None:
+            table.add("step", item.step)
+    if item.default is not None:
+        table.add("default", item.default)
+    return table
