@@ -112,7 +112,9 @@ def _choice_values(text: str, values: str) -> list[str | int]:
 def _range_values(text: str, values: str) -> tuple[int | float, int | float]:
     match = _RANGE.match(values.strip())
     if not match:
-        raise UsageError(f"filter {text!r}: a range is written MIN..MAX, e.g. year:range=2019..2025")
+        raise UsageError(
+            f"filter {text!r}: a range is written MIN..MAX, e.g. year:range=2019..2025"
+        )
     return _number(match["low"]), _number(match["high"])
 
 

@@ -45,7 +45,9 @@ def ask_new_project(
 ) -> dict[str, Any]:
     """Ask for every answer not given by a flag; return them as `build_spec_data` takes them."""
     console = out()
-    console.print(f"[bold]New dashsignal project[/] [cyan]{escape(name)}[/]  (Enter takes the default)")
+    console.print(
+        f"[bold]New dashsignal project[/] [cyan]{escape(name)}[/]  (Enter takes the default)"
+    )
     if title is None:
         title = _ask("Dashboard title", humanize(name), _non_empty)
     if views is None:

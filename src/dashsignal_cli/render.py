@@ -97,15 +97,25 @@ def _context(spec: Spec) -> dict[str, Any]:
     dates = [f.id for f in spec.filters if f.kind == "dates"]
     categories = [f.id for f in spec.filters if f.is_choice]
     graphs = [v for v in spec.views if v.kind == "graph"]
+    view_kinds = {v.kind for v in spec.views}
+    helper_of_kind = {"indicator": "EMPTY_TEXT", "graph": "empty_figure", "table": "table_payload"}
     return {
+        "view_kinds": sorted(view_kinds),
+        # What signaling/outputs.py provides that these views use, in import order.
+        "output_helpers": [h for k, h in helper_of_kind.items() if k in view_kinds],
         "app": spec.app,
         "cache": spec.cache,
         "signal_id": SIGNAL_ID,
         "spec_version": spec_version(spec),
         "filters": [_filter_context(f) for f in spec.filters],
         "views": [
-            _view_context(v, graphs, demo, time_column=dates[0] if dates else demo["day"],
-                          categories=categories)
+            _view_context(
+                v,
+                graphs,
+                demo,
+                time_column=dates[0] if dates else demo["day"],
+                categories=categories,
+            )
             for v in spec.views
         ],
         "demo": demo,

@@ -112,7 +112,7 @@ def check_identifier(value: object, where: str, what: str = "id") -> str:
     if not _IDENTIFIER.match(value):
         raise SpecError(
             f"{where}: {what} {value!r} is not a valid identifier",
-            hint="Use letters, digits and underscores, not starting with a digit (e.g. sales_2024).",
+            hint="Use letters, digits and underscores, not starting with a digit: sales_2024.",
         )
     if keyword.iskeyword(value) or keyword.issoftkeyword(value):
         raise SpecError(f"{where}: {what} {value!r} is a Python keyword", hint="Pick another name.")
@@ -140,10 +140,14 @@ def spec_from_data(data: Mapping[str, Any]) -> Spec:
     _only_keys(data, "", ("app", "cache", "filters", "views"))
     app = _app(_table(data, "app"))
     cache = _cache(_table(data, "cache", required=False))
-    filters = tuple(_filter(item, f"filters[{i}]") for i, item in enumerate(_array(data, "filters")))
+    filters = tuple(
+        _filter(item, f"filters[{i}]") for i, item in enumerate(_array(data, "filters"))
+    )
     views = tuple(_view(item, f"views[{i}]") for i, item in enumerate(_array(data, "views")))
     if not filters:
-        raise SpecError("filters: a project needs at least one filter", hint="Add a [[filters]] entry.")
+        raise SpecError(
+            "filters: a project needs at least one filter", hint="Add a [[filters]] entry."
+        )
     if not views:
         raise SpecError("views: a project needs at least one view", hint="Add a [[views]] entry.")
     _check_unique([f.id for f in filters] + [v.id for v in views])
@@ -162,7 +166,8 @@ def _cache(table: Mapping[str, Any]) -> CacheSpec:
     backend = table.get("backend", CacheSpec.backend)
     if backend not in CACHE_BACKENDS:
         raise SpecError(
-            f"cache.backend: unknown cache backend {backend!r}; allowed: {', '.join(CACHE_BACKENDS)}"
+            f"cache.backend: unknown cache backend {backend!r}; "
+            f"allowed: {', '.join(CACHE_BACKENDS)}"
         )
     timeout = table.get("timeout", CacheSpec.timeout)
     if type(timeout) is not int or not 0 <= timeout <= MAX_TIMEOUT:
@@ -202,7 +207,9 @@ def _filter(item: object, where: str) -> FilterSpec:
     if kind == "range":
         _only_keys(table, where, ("id", "kind", "label", "min", "max", "step", "default"))
         low, high = _number(table, where, "min"), _number(table, where, "max")
-        step = _number(table, where, "step", default=1 if _all_int(low, high) else (high - low) / 100)
+        step = _number(
+            table, where, "step", default=1 if _all_int(low, high) else (high - low) / 100
+        )
         if not low < high:
             raise SpecError(f"{where}: min ({low}) must be less than max ({high})")
         if step <= 0 or step > high - low:
@@ -229,7 +236,7 @@ def _options(value: object, where: str, kind: str) -> tuple[OptionValue, ...]:
         elif type(option) is not int:
             raise SpecError(
                 f"{where}[{i}]: options must be strings or whole numbers, got {option!r}",
-                hint="Quote it, e.g. \"1.5\", if it is a label.",
+                hint='Quote it, e.g. "1.5", if it is a label.',
             )
         if any(type(o) is type(option) and o == option for o in options):
             raise SpecError(f"{where}[{i}]: duplicate option {option!r}")
@@ -361,12 +368,14 @@ def _only_keys(table: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -
 
 
 def _check_unique(ids: list[str]) -> None:
+    # Ids name modules (views/<id>.py) too, and some file systems ignore case.
     seen: dict[str, str] = {}
     for identifier in ids:
         folded = identifier.casefold()
         if folded in seen:
+            first = seen[folded]
+            same = "" if first == identifier else f" (same as {first!r} ignoring case)"
             raise SpecError(
-                f"duplicate id {identifier!r}: every view and filter needs its own id "
-                "(ids that differ only in case count as the same)"
+                f"duplicate id {identifier!r}{same}: every view and filter needs its own id"
             )
         seen[folded] = identifier

@@ -38,7 +38,7 @@ def python_literal(value: Any) -> str:
             raise ValueError(f"no literal for {value!r}")
         return repr(value)
     if isinstance(value, dt.date):
-        return repr(value.isoformat())
+        return python_literal(value.isoformat())
     if isinstance(value, list):
         return "[" + ", ".join(python_literal(item) for item in value) + "]"
     if isinstance(value, tuple):

@@ -49,7 +49,9 @@ def create_project(target: Path, files: dict[str, GeneratedFile]) -> list[str]:
     check_target_free(target)
     parent = target.parent
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".dashsignal", dir=parent))
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".dashsignal", dir=parent)
+        )
     except OSError as error:
         raise WriteError(f"cannot write in {parent}: {error.strerror}") from None
     try:
@@ -57,7 +59,7 @@ def create_project(target: Path, files: dict[str, GeneratedFile]) -> list[str]:
             destination = staging / path
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_text(item.text, encoding="utf-8", newline="\n")
-        os.chmod(staging, 0o777 & ~_umask())
+        staging.chmod(0o777 & ~_umask())
         # rename(2) replaces an empty directory atomically, and fails on a non-empty one.
         staging.rename(target)
     except OSError as error:

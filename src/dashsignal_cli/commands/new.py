@@ -60,13 +60,20 @@ def new(
     ] = None,
     timeout: Annotated[
         int | None,
-        typer.Option("--timeout", metavar="SECONDS", help="Cache timeout in seconds [default: 300].",
-                     show_default=False),
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Cache timeout in seconds [default: 300].",
+            show_default=False,
+        ),
     ] = None,
     title: Annotated[
         str | None,
-        typer.Option("--title", help="Title shown in the dashboard's header [default: from NAME].",
-                     show_default=False),
+        typer.Option(
+            "--title",
+            help="Title shown in the dashboard's header [default: from NAME].",
+            show_default=False,
+        ),
     ] = None,
     yes: Annotated[
         bool,
@@ -85,7 +92,7 @@ def new(
             help="Where to create the project folder.",
             file_okay=False,
         ),
-    ] = Path("."),
+    ] = Path(),
 ) -> None:
     """Create a new Dash project that uses the signaling pattern."""
     from dashsignal_cli.answers import (
@@ -105,12 +112,13 @@ def new(
     if cache is not None:
         _check_backend(cache)
 
-    missing = [flag for flag, value in _prompted(views, filters, cache, timeout, title) if value is None]
+    missing = [
+        flag for flag, value in _prompted(views, filters, cache, timeout, title) if value is None
+    ]
     interactive = bool(missing) and not yes
     if interactive and not sys.stdin.isatty():
         raise NonInteractiveError(
-            "standard input is not a terminal, so dashsignal cannot ask for "
-            + ", ".join(missing),
+            "standard input is not a terminal, so dashsignal cannot ask for " + ", ".join(missing),
             hint="Pass --yes to take the defaults, or give " + " ".join(missing) + ".",
         )
 
@@ -118,8 +126,9 @@ def new(
     if interactive:
         from dashsignal_cli.prompts import ask_new_project
 
-        answers = ask_new_project(name, views=views, filters=filters, cache=cache,
-                                  timeout=timeout, title=title)
+        answers = ask_new_project(
+            name, views=views, filters=filters, cache=cache, timeout=timeout, title=title
+        )
     else:
         answers = {
             "views": [parse_view_arg(v) for v in (views or DEFAULT_VIEWS)],
@@ -150,14 +159,17 @@ def _prompted(
     timeout: int | None,
     title: str | None,
 ) -> list[tuple[str, object]]:
-    return [("--view", views), ("--filter", filters), ("--cache", cache),
-            ("--timeout", timeout), ("--title", title)]
+    return [
+        ("--view", views),
+        ("--filter", filters),
+        ("--cache", cache),
+        ("--timeout", timeout),
+        ("--title", title),
+    ]
 
 
 def _check_backend(backend: str) -> None:
     from dashsignal_cli.spec import CACHE_BACKENDS
 
     if backend not in CACHE_BACKENDS:
-        raise UsageError(
-            f"unknown cache backend {backend!r}; allowed: {', '.join(CACHE_BACKENDS)}"
-        )
+        raise UsageError(f"unknown cache backend {backend!r}; allowed: {', '.join(CACHE_BACKENDS)}")

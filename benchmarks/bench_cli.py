@@ -1,0 +1,163 @@
+"""Measure how long the `dashsignal` CLI takes to start and to generate a project.
+
+Each case runs N times as a fresh subprocess of the current interpreter (`sys.executable`),
+timed with `time.perf_counter` around `subprocess.run`; the table shows the median and the
+minimum wall time in milliseconds:
+
+* `python -c pass`: the interpreter's own start-up, the floor for everything else.
+* a minimal Typer app (one command, one option) with `--help`: what Typer itself costs.
+* `dashsignal --help` (`python -m dashsignal_cli --help`).
+* `dashsignal new demo --yes -C TMP`, a fresh temporary directory per run.
+* a plain-Python baseline that writes the very same files (read once from a generated project,
+  hidden ones included, into a JSON file) with pathlib: the gap to `new` is the cost of the
+  imports, rendering and validation.
+
+It then runs `python -X importtime -m dashsignal_cli --help` once and lists which heavy modules
+(jinja2, tomlkit, dash, pandas) `--help` imports; there should be none.
+
+Nothing is asserted on the times. Run it from the repository root:
+
+    python benchmarks/bench_cli.py [--runs N]     # N defaults to 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HEAVY_MODULES = ("jinja2", "tomlkit", "dash", "pandas")
+
+MINIMAL_TYPER_APP = '''\
+import typer
+
+app = typer.Typer()
+
+
+@app.command()
+def hello(name: str = typer.Option("world", help="Who to greet.")) -> None:
+    """Say hello."""
+    print(f"hello {name}")
+
+
+if __name__ == "__main__":
+    app()
+'''
+
+BASELINE_WRITER = """\
+import json
+import sys
+from pathlib import Path
+
+files = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+root = Path(sys.argv[2])
+for relative, text in files.items():
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+"""
+
+CLI = [sys.executable, "-m", "dashsignal_cli"]
+
+
+def run(command: list[str]) -> float:
+    """Run `command` to completion and return its wall time in milliseconds."""
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (time.perf_counter() - start) * 1000
+
+
+def measure(runs: int, make_command: Callable[[Path], list[str]]) -> tuple[float, float]:
+    """Time `runs` subprocesses, each given a fresh temporary directory; return (median, min)."""
+    times: list[float] = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            times.append(run(make_command(Path(tmp))))
+    return statistics.median(times), min(times)
+
+
+def snapshot_project(tmp: Path) -> dict[str, str]:
+    """Generate `demo` once and return every file it wrote, as {relative path: text}."""
+    subprocess.run(
+        [*CLI, "new", "demo", "--yes", "-C", str(tmp)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    root = tmp / "demo"
+    return {
+        path.relative_to(tmp).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def imported_modules() -> list[tuple[str, int]]:
+    """Run `--help` under `-X importtime`; return (module, cumulative microseconds) pairs."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *CLI[1:], "--help"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    modules: list[tuple[str, int]] = []
+    for line in result.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) == 3 and fields[1].strip().isdigit():
+            modules.append((fields[2].strip(), int(fields[1])))
+    return modules
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=10, help="Runs per case (default: 10).")
+    runs: int = parser.parse_args().runs
+
+    rows: list[tuple[str, float, float]] = []
+    with tempfile.TemporaryDirectory() as work_dir:
+        work = Path(work_dir)
+        typer_app = work / "minimal_typer_app.py"
+        typer_app.write_text(MINIMAL_TYPER_APP, encoding="utf-8")
+        writer = work / "baseline_writer.py"
+        writer.write_text(BASELINE_WRITER, encoding="utf-8")
+        snapshot_dir = work / "snapshot"
+        snapshot_dir.mkdir()
+        files = snapshot_project(snapshot_dir)
+        files_json = work / "files.json"
+        files_json.write_text(json.dumps(files), encoding="utf-8")
+
+        cases: list[tuple[str, Callable[[Path], list[str]]]] = [
+            ("python -c pass", lambda _: [sys.executable, "-c", "pass"]),
+            ("minimal Typer app --help", lambda _: [sys.executable, str(typer_app), "--help"]),
+            ("dashsignal --help", lambda _: [*CLI, "--help"]),
+            (
+                "dashsignal new demo --yes",
+                lambda tmp: [*CLI, "new", "demo", "--yes", "-C", str(tmp)],
+            ),
+            (
+                f"baseline: write {len(files)} files",
+                lambda tmp: [sys.executable, str(writer), str(files_json), str(tmp)],
+            ),
+        ]
+        for label, make_command in cases:
+            rows.append((label, *measure(runs, make_command)))
+
+    width = max(len("what"), *(len(label) for label, _, _ in rows))
+    print(f"{runs} runs each, {sys.executable} (Python {sys.version.split()[0]})")
+    print(f"{'what':<{width}}  {'median ms':>9}  {'min ms':>9}")
+    print(f"{'-' * width}  {'-' * 9}  {'-' * 9}")
+    for label, median_ms, min_ms in rows:
+        print(f"{label:<{width}}  {median_ms:>9.1f}  {min_ms:>9.1f}")
+
+    heavy = sorted({name for name, _ in imported_modules() if name.split(".")[0] in HEAVY_MODULES})
+    print(f"heavy modules imported by --help: {', '.join(heavy) if heavy else 'none'}")
+
+
+if __name__ == "__main__":
+    main()
