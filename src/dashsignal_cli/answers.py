@@ -11,7 +11,15 @@ import re
 from typing import Any
 
 from dashsignal_cli.errors import UsageError
-from dashsignal_cli.spec import CHOICE_KINDS, FILTER_KINDS, VIEW_KINDS, check_identifier, humanize
+from dashsignal_cli.spec import (
+    CHOICE_KINDS,
+    FILTER_KINDS,
+    VIEW_KINDS,
+    check_identifier,
+    filter_from_data,
+    humanize,
+    view_from_data,
+)
 
 __all__ = [
     "DEFAULT_FILTERS",
@@ -53,7 +61,9 @@ def parse_view_arg(text: str) -> dict[str, Any]:
         raise UsageError(
             f"view {text!r}: unknown view kind {kind!r}; allowed: {', '.join(VIEW_KINDS)}"
         )
-    return {"id": view_id, "kind": kind, "title": _DEMO_TITLES.get(view_id, humanize(view_id))}
+    table = {"id": view_id, "kind": kind, "title": _DEMO_TITLES.get(view_id, humanize(view_id))}
+    view_from_data(table, f"view {text!r}")
+    return table
 
 
 def parse_filter_arg(text: str) -> dict[str, Any]:
@@ -79,6 +89,7 @@ def parse_filter_arg(text: str) -> dict[str, Any]:
     else:
         first, last = _date_values(text, values) if has_values else _demo_dates()
         table.update(min=first, max=last)
+    filter_from_data(table, f"filter {text!r}")
     return table
 
 
@@ -93,7 +104,7 @@ def build_spec_data(
 ) -> dict[str, Any]:
     """The plain data of a spec file, in the order it is written."""
     return {
-        "app": {"name": name, "title": title or humanize(name)},
+        "app": {"name": name, "title": humanize(name) if title is None else title},
         "cache": {"backend": backend, "timeout": timeout},
         "filters": filters,
         "views": views,

@@ -22,4 +22,5 @@ def err() -> Console:
     """Standard error: errors and hints."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    # soft_wrap: an error stays one line however narrow the terminal, for people and for grep.
+    return Console(stderr=True, highlight=False, soft_wrap=True)

@@ -17,8 +17,6 @@ class DashsignalError(Exception):
 class UsageError(DashsignalError):
     """A command-line argument or answer that cannot be used."""
 
-    exit_code = 2
-
 
 class SpecError(DashsignalError):
     """A spec that is not valid: names the key and what is allowed."""

@@ -30,8 +30,10 @@ __all__ = [
     "ViewSpec",
     "check_identifier",
     "check_project_name",
+    "filter_from_data",
     "humanize",
     "spec_from_data",
+    "view_from_data",
 ]
 
 VIEW_KINDS = ("graph", "table", "indicator")
@@ -141,9 +143,11 @@ def spec_from_data(data: Mapping[str, Any]) -> Spec:
     app = _app(_table(data, "app"))
     cache = _cache(_table(data, "cache", required=False))
     filters = tuple(
-        _filter(item, f"filters[{i}]") for i, item in enumerate(_array(data, "filters"))
+        filter_from_data(item, f"filters[{i}]") for i, item in enumerate(_array(data, "filters"))
     )
-    views = tuple(_view(item, f"views[{i}]") for i, item in enumerate(_array(data, "views")))
+    views = tuple(
+        view_from_data(item, f"views[{i}]") for i, item in enumerate(_array(data, "views"))
+    )
     if not filters:
         raise SpecError(
             "filters: a project needs at least one filter", hint="Add a [[filters]] entry."
@@ -178,7 +182,8 @@ def _cache(table: Mapping[str, Any]) -> CacheSpec:
     return CacheSpec(backend=backend, timeout=timeout)
 
 
-def _view(item: object, where: str) -> ViewSpec:
+def view_from_data(item: object, where: str) -> ViewSpec:
+    """Validate one `[[views]]` table; errors are prefixed with `where`."""
     table = _as_table(item, where)
     _only_keys(table, where, ("id", "kind", "title"))
     view_id = check_identifier(table.get("id"), f"{where}.id")
@@ -190,7 +195,8 @@ def _view(item: object, where: str) -> ViewSpec:
     return ViewSpec(id=view_id, kind=kind, title=_text(table, where, "title", humanize(view_id)))
 
 
-def _filter(item: object, where: str) -> FilterSpec:
+def filter_from_data(item: object, where: str) -> FilterSpec:
+    """Validate one `[[filters]]` table; errors are prefixed with `where`."""
     table = _as_table(item, where)
     filter_id = check_identifier(table.get("id"), f"{where}.id")
     kind = table.get("kind", "dropdown")

@@ -63,16 +63,17 @@ def new(
         typer.Option(
             "--timeout",
             metavar="SECONDS",
-            help="Cache timeout in seconds [default: 300].",
-            show_default=False,
+            help="Cache timeout in seconds; 0 keeps entries until they are evicted.",
+            show_default="300",
         ),
     ] = None,
     title: Annotated[
         str | None,
         typer.Option(
             "--title",
-            help="Title shown in the dashboard's header [default: from NAME].",
-            show_default=False,
+            metavar="TEXT",
+            help="Title shown in the dashboard's header.",
+            show_default="from NAME",
         ),
     ] = None,
     yes: Annotated[

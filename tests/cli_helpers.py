@@ -1,0 +1,115 @@
+"""Running `dashsignal` as a user does, and reading back what it wrote, for the CLI tests."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+
+def run_cli(*args: str, cwd: Path, columns: str = "200") -> subprocess.CompletedProcess[str]:
+    """`python -m dashsignal_cli ARGS` in `cwd`, stdin not a terminal, output captured."""
+    env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "COLUMNS": columns,
+        "PYTHONUTF8": "1",
+        "PYTHONIOENCODING": "utf-8",
+    }
+    env.pop("FORCE_COLOR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "dashsignal_cli", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def tree_snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every entry under `root`, hidden ones included: files with their bytes, folders as None."""
+    return {
+        path.relative_to(root).as_posix(): (None if path.is_dir() else path.read_bytes())
+        for path in sorted(root.rglob("*"))
+    }
+
+
+def assert_clean_error(result: subprocess.CompletedProcess[str]) -> str:
+    """A failure reported as `error: ...` plus at most a hint line; return the error line."""
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines, "nothing on stderr"
+    assert lines[0].startswith("error:"), result.stderr
+    assert len(lines) <= 2, result.stderr
+    if len(lines) == 2:
+        assert lines[1].startswith("hint:"), result.stderr
+    return lines[0]
+
+
+def load_toml(project: Path) -> dict[str, Any]:
+    """The project's dashsignal.toml, parsed by the standard library."""
+    with (project / "dashsignal.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def compile_python_files(project: Path) -> list[Path]:
+    """Compile every .py file under `project` (raises SyntaxError on the first bad one)."""
+    files = sorted(project.rglob("*.py"))
+    for path in files:
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    return files
+
+
+def _assigned_value(module: ast.Module, name: str) -> ast.expr:
+    for node in module.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            return node.value
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == name
+            and node.value is not None
+        ):
+            return node.value
+    raise AssertionError(f"no top-level assignment to {name}")
+
+
+def module_constant(path: Path, name: str) -> Any:
+    """The literal value of the top-level `NAME = <literal>` in a Python file."""
+    module = ast.parse(path.read_text(encoding="utf-8"))
+    return ast.literal_eval(_assigned_value(module, name))
+
+
+def generated_filters(project: Path) -> dict[str, dict[str, Any]]:
+    """`FILTERS` of signaling/filters.py as {id: {keyword: literal value}}."""
+    module = ast.parse((project / "signaling" / "filters.py").read_text(encoding="utf-8"))
+    value = _assigned_value(module, "FILTERS")
+    assert isinstance(value, ast.Dict)
+    filters: dict[str, dict[str, Any]] = {}
+    for key, call in zip(value.keys, value.values, strict=True):
+        assert key is not None and isinstance(call, ast.Call)
+        filters[ast.literal_eval(key)] = {
+            kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg is not None
+        }
+    return filters
+
+
+def render_return_annotation(view_file: Path) -> str:
+    """The return annotation of `render` in a generated view file, as source text."""
+    module = ast.parse(view_file.read_text(encoding="utf-8"))
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "render":
+            assert node.returns is not None
+            return ast.unparse(node.returns)
+    raise AssertionError(f"no render() in {view_file}")

@@ -1,0 +1,103 @@
+"""Interactive `dashsignal new`, driven through a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+import pexpect
+import pytest
+
+TIMEOUT = 30
+
+
+def spawn(tmp_path: Path, *args: str) -> pexpect.spawn:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "dashsignal_cli", "new", *args],
+        cwd=str(tmp_path),
+        env={"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        dimensions=(40, 120),
+    )
+    return child
+
+
+def answer(child: pexpect.spawn, prompt: str, reply: str) -> None:
+    child.expect_exact(prompt)
+    child.sendline(reply)
+
+
+def test_accepting_every_default_builds_the_demo(tmp_path: Path) -> None:
+    child = spawn(tmp_path, "board")
+    for prompt in (
+        "Dashboard title",
+        "Views",
+        "Filters",
+        "Options of region",
+        "Options of product",
+        "Range of year",
+        "Cache backend",
+        "Cache timeout",
+        "Create the project?",
+    ):
+        answer(child, prompt, "")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    spec = tomllib.loads((tmp_path / "board" / "dashsignal.toml").read_text())
+    assert [v["id"] for v in spec["views"]] == ["sales", "share", "rows", "total"]
+    assert [f["id"] for f in spec["filters"]] == ["region", "product", "year"]
+    assert spec["cache"] == {"backend": "filesystem", "timeout": 300}
+
+
+def test_bad_answers_are_explained_and_asked_again(tmp_path: Path) -> None:
+    child = spawn(tmp_path, "board")
+    answer(child, "Dashboard title", "Sales — 数据")
+    answer(child, "Views", "sales:pie")
+    child.expect_exact("unknown view kind 'pie'")
+    answer(child, "Views", "sales:graph sales:table")
+    child.expect_exact("'sales' is given twice")
+    answer(child, "Views", "sales:graph rows:table")
+    answer(child, "Filters", "region:slider")
+    child.expect_exact("unknown filter kind 'slider'")
+    answer(child, "Filters", "region when:dates")
+    answer(child, "Options of region", "North,,South")
+    child.expect_exact("empty option")
+    answer(child, "Options of region", "North,South")
+    answer(child, "Dates of when", "2025-12-01..2025-01-01")
+    child.expect_exact("Dates of when")  # asked again: from is after to
+    child.sendline("2025-01-01..2025-03-31")
+    answer(child, "Cache backend", "memcached")
+    answer(child, "Cache backend", "redis")
+    answer(child, "Cache timeout", "-5")
+    answer(child, "Cache timeout", "60")
+    answer(child, "Create the project?", "y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    spec = tomllib.loads((tmp_path / "board" / "dashsignal.toml").read_text())
+    assert spec["app"]["title"] == "Sales — 数据"
+    assert spec["filters"][0]["options"] == ["North", "South"]
+    assert spec["cache"] == {"backend": "redis", "timeout": 60}
+
+
+@pytest.mark.parametrize("how", ["decline", "ctrl-c"])
+def test_declining_or_interrupting_writes_nothing(tmp_path: Path, how: str) -> None:
+    child = spawn(tmp_path, "board", "--yes" if how == "never" else "--title=T")
+    answer(child, "Views", "")
+    answer(child, "Filters", "")
+    answer(child, "Options of region", "")
+    if how == "ctrl-c":
+        child.expect_exact("Options of product")
+        child.sendintr()
+    else:
+        for prompt in ("Options of product", "Range of year", "Cache backend", "Cache timeout"):
+            answer(child, prompt, "")
+        answer(child, "Create the project?", "n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus != 0 or child.signalstatus is not None
+    assert list(tmp_path.iterdir()) == []
