@@ -36,12 +36,3 @@ def generate(target: Path, spec: Spec) -> Path:
     """Write the project of `spec` into `target` as `dashsignal new` does."""
     create_project(target, with_manifest(render_project(spec)))
     return target
-
-
-def tree_snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under `root` (hidden ones too) with its bytes, for before/after comparisons."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    } | {path.relative_to(root).as_posix() + "/": b"" for path in root.rglob("*") if path.is_dir()}
