@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from dashsignal_cli.answers import build_spec_data, parse_filter_arg, parse_view_arg
-from dashsignal_cli.render import render_project
 from dashsignal_cli.spec import Spec, spec_from_data
-from dashsignal_cli.writer import create_project, with_manifest
+from dashsignal_cli.sync import new_project_files
+from dashsignal_cli.writer import create_project
 
 
 def make_spec(
@@ -34,5 +34,5 @@ def make_spec(
 
 def generate(target: Path, spec: Spec) -> Path:
     """Write the project of `spec` into `target` as `dashsignal new` does."""
-    create_project(target, with_manifest(render_project(spec)))
+    create_project(target, new_project_files(spec))
     return target

@@ -26,9 +26,9 @@ from dashsignal_cli.answers import (
     parse_view_arg,
 )
 from dashsignal_cli.errors import WriteError
-from dashsignal_cli.render import render_project
 from dashsignal_cli.spec import MAX_TIMEOUT, spec_from_data
-from dashsignal_cli.writer import create_project, with_manifest
+from dashsignal_cli.sync import new_project_files
+from dashsignal_cli.writer import create_project
 
 from cli_helpers import (
     assert_clean_error,
@@ -682,7 +682,7 @@ def _demo_files() -> dict[str, Any]:
             timeout=300,
         )
     )
-    return with_manifest(render_project(spec))
+    return new_project_files(spec)
 
 
 def _fail_after(

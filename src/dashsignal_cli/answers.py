@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_FILTERS",
     "DEFAULT_VIEWS",
     "build_spec_data",
+    "filter_table",
     "parse_filter_arg",
     "parse_view_arg",
 ]
@@ -155,3 +156,36 @@ def _demo_range(filter_id: str) -> tuple[int, int]:
 
 def _demo_dates() -> tuple[dt.date, dt.date]:
     return dt.date(2025, 1, 1), dt.date(2025, 12, 31)
+
+
+def filter_table(
+    filter_id: str,
+    kind: str,
+    *,
+    label: str | None = None,
+    options: list[str] | None = None,
+    minimum: str | None = None,
+    maximum: str | None = None,
+) -> dict[str, Any]:
+    """A validated `[[filters]]` table from `add-filter`'s options; demo values fill the gaps."""
+    where = f"filter {filter_id!r}"
+    table = parse_filter_arg(f"{filter_id}:{kind}")
+    if label is not None:
+        table["label"] = label
+    if kind in CHOICE_KINDS:
+        if minimum is not None or maximum is not None:
+            raise UsageError(f"{where}: --min and --max are for range and dates filters")
+        if options:
+            table["options"] = [int(o) if _INTEGER.match(o.strip()) else o for o in options]
+    else:
+        if options:
+            raise UsageError(f"{where}: --option is for dropdown, multi, checklist and radio")
+        bound = _number if kind == "range" else dt.date.fromisoformat
+        for key, value in (("min", minimum), ("max", maximum)):
+            if value is not None:
+                try:
+                    table[key] = bound(value.strip())
+                except ValueError:
+                    raise UsageError(f"{where}: --{key} {value!r} is not a valid bound") from None
+    filter_from_data(table, where)
+    return table

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from dashsignal_cli import __version__
-from dashsignal_cli.commands import new
+from dashsignal_cli.commands import check, filters, new, regenerate, views
 from dashsignal_cli.errors import DashsignalError
 
 __all__ = ["app", "main"]
@@ -45,6 +45,12 @@ def _root(
 
 
 app.command(name="new", epilog=new.EPILOG)(new.new)
+app.command(name="add-view", epilog=views.ADD_EPILOG)(views.add_view)
+app.command(name="remove-view", epilog=views.REMOVE_EPILOG)(views.remove_view)
+app.command(name="add-filter", epilog=filters.ADD_EPILOG)(filters.add_filter)
+app.command(name="remove-filter", epilog=filters.REMOVE_EPILOG)(filters.remove_filter)
+app.command(name="regenerate", epilog=regenerate.EPILOG)(regenerate.regenerate)
+app.command(name="check", epilog=check.EPILOG)(check.check)
 
 
 def main() -> None:

@@ -43,3 +43,22 @@ class NonInteractiveError(DashsignalError):
 
 class WriteError(DashsignalError):
     """Writing the project failed; nothing was left behind."""
+
+
+class ConflictError(DashsignalError):
+    """Managed files whose hand edits clash with the new version: markers were written."""
+
+    exit_code = 3
+
+    def __init__(self, paths: list[str], *, written: bool) -> None:
+        done = "have conflict markers" if written else "would get conflict markers"
+        super().__init__(
+            f"{len(paths)} file(s) {done}: {', '.join(paths)}",
+            hint="Resolve the <<<<<<< ======= >>>>>>> blocks, then run `dashsignal regenerate`; "
+            "or pass --force to replace those files, keeping a backup of each.",
+        )
+        self.paths = paths
+
+
+class CheckFailed(DashsignalError):
+    """`dashsignal check` found something off; the report was printed."""

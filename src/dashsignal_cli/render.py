@@ -11,7 +11,15 @@ from typing import Any
 from dashsignal_cli.spec import FilterSpec, Spec, ViewSpec
 from dashsignal_cli.specfile import SPEC_FILENAME, dump_spec
 
-__all__ = ["SIGNAL_ID", "GeneratedFile", "Owner", "render", "render_project", "spec_version"]
+__all__ = [
+    "SIGNAL_ID",
+    "GeneratedFile",
+    "Owner",
+    "demo_columns",
+    "render",
+    "render_project",
+    "spec_version",
+]
 
 SIGNAL_ID = "dashsignal-signal"
 
@@ -55,12 +63,30 @@ _PROJECT_FILES = (
 )
 
 
-def render(spec: Spec) -> dict[str, GeneratedFile]:
-    """Every file of the project except the spec file, keyed by POSIX path, sorted."""
+def demo_columns(spec: Spec) -> dict[str, Any]:
+    """The columns the demo data.py of `spec` makes, as recorded in the manifest.
+
+    data.py belongs to the user once written, so a view added later must draw from the columns
+    that data.py really has, not from the filters declared since.
+    """
+    taken = {f.id for f in spec.filters}
+    names = {name: _free_name(name, taken) for name in ("day", "units", "amount")}
+    return {
+        **names,
+        "dates": [f.id for f in spec.filters if f.kind == "dates"],
+        "categories": [f.id for f in spec.filters if f.is_choice],
+    }
+
+
+def render(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, GeneratedFile]:
+    """Every file of the project except the spec file, keyed by POSIX path, sorted.
+
+    `demo` is the record of `demo_columns` made when the project was created (default: now).
+    """
     from dashsignal_cli.templating import environment
 
     env = environment()
-    context = _context(spec)
+    context = _context(spec, demo_columns(spec) if demo is None else demo)
     files = {
         path: GeneratedFile(env.get_template(template).render(context), owner)
         for template, path, owner in _PROJECT_FILES
@@ -71,9 +97,9 @@ def render(spec: Spec) -> dict[str, GeneratedFile]:
     return dict(sorted(files.items()))
 
 
-def render_project(spec: Spec) -> dict[str, GeneratedFile]:
+def render_project(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, GeneratedFile]:
     """`render` plus the spec file itself: everything `dashsignal new` writes."""
-    files = render(spec)
+    files = render(spec, demo)
     files[SPEC_FILENAME] = GeneratedFile(dump_spec(spec), Owner.SPEC)
     return dict(sorted(files.items()))
 
@@ -91,11 +117,8 @@ def spec_version(spec: Spec) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
-def _context(spec: Spec) -> dict[str, Any]:
-    taken = {f.id for f in spec.filters}
-    demo = {name: _free_name(name, taken) for name in ("day", "units", "amount")}
-    dates = [f.id for f in spec.filters if f.kind == "dates"]
-    categories = [f.id for f in spec.filters if f.is_choice]
+def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
+    dates, categories = demo["dates"], demo["categories"]
     graphs = [v for v in spec.views if v.kind == "graph"]
     view_kinds = {v.kind for v in spec.views}
     helper_of_kind = {"indicator": "EMPTY_TEXT", "graph": "empty_figure", "table": "table_payload"}

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from rich.markup import escape
 from rich.tree import Tree
 
+from dashsignal_cli.checks import Finding
 from dashsignal_cli.console import out
-from dashsignal_cli.writer import MANIFEST_DIR
+from dashsignal_cli.manifest import MANIFEST_DIR
+from dashsignal_cli.planner import Action, Plan
+from dashsignal_cli.render import Owner
 
-__all__ = ["report_created"]
+__all__ = ["report_check", "report_created", "report_plan"]
 
 
 def report_created(target: Path, written: list[str]) -> None:
@@ -36,3 +40,79 @@ def report_created(target: Path, written: list[str]) -> None:
     console.print("  pip install -r requirements-dev.txt")
     console.print("  python app.py            # http://127.0.0.1:8050")
     console.print("  python -m pytest         # the project's own tests")
+
+
+_STYLE = {
+    Action.CREATE: "green",
+    Action.UPDATE: "cyan",
+    Action.MERGE: "cyan",
+    Action.CONFLICT: "bold red",
+    Action.REPLACE: "yellow",
+    Action.DELETE: "magenta",
+    Action.KEEP: "yellow",
+}
+
+
+def report_plan(plan: Plan, *, dry_run: bool) -> None:
+    """One line per file that changes or needs attention; unified diffs on a dry run."""
+    console = out()
+    shown = [c for c in plan.changes if c.action in _STYLE]
+    if not shown and not plan.records:
+        console.print("Nothing to do: the project is in line with dashsignal.toml.")
+        return
+    width = max((len(c.path) for c in shown), default=0)
+    would = "would " if dry_run else ""
+    for change in shown:
+        verb = f"{would}{change.action.value}"
+        note = change.note
+        if change.backup:
+            note = f"{note}; your version saved as {change.backup}"
+        if change.owner is Owner.USER and change.action is Action.CREATE:
+            note = note or "yours from now on"
+        line = f"  [{_STYLE[change.action]}]{verb:<16}[/] {escape(change.path)}"
+        if note:
+            line += " " * (width - len(change.path)) + f"  [dim]{escape(note)}[/]"
+        console.print(line)
+        if dry_run and change.after is not None:
+            _print_diff(change.path, change.before or "", change.after)
+    if not shown:
+        console.print(f"  {would}update dashsignal's records in {MANIFEST_DIR}/")
+    if dry_run:
+        console.print("[bold]Dry run:[/] nothing was written.")
+
+
+def report_check(findings: list[Finding]) -> None:
+    """The findings of `dashsignal check`, one per line, or a single line when all is well."""
+    console = out()
+    if not findings:
+        console.print("[green]check passed:[/] the project is valid and in line with its spec.")
+        return
+    for finding in findings:
+        where = f"{escape(finding.path)}: " if finding.path else ""
+        console.print(f"  [red]{finding.code:<12}[/] {where}{escape(finding.message)}")
+
+
+def _print_diff(path: str, before: str, after: str) -> None:
+    from rich.text import Text
+
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"a/{path}",
+        tofile=f"b/{path}",
+    )
+    text = Text()
+    for line in lines:
+        style = (
+            "bold"
+            if line.startswith(("---", "+++"))
+            else "green"
+            if line.startswith("+")
+            else "red"
+            if line.startswith("-")
+            else "cyan"
+            if line.startswith("@@")
+            else ""
+        )
+        text.append(line if line.endswith("\n") else line + "\n", style=style)
+    out().print(text, end="")

@@ -2,41 +2,30 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
+import secrets
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from dashsignal_cli import __version__
 from dashsignal_cli.errors import TargetExistsError, WriteError
+from dashsignal_cli.manifest import MANIFEST_DIR, MANIFEST_FILE, Manifest, base_path
+from dashsignal_cli.planner import WRITES, Action, Plan
 from dashsignal_cli.render import GeneratedFile, Owner
 
-__all__ = ["MANIFEST_DIR", "create_project", "with_manifest"]
-
-# Kept in the project (and in its version control): the hashes of what was last generated and a
-# copy of every managed file as generated, the base of a three-way merge with the user's edits.
-MANIFEST_DIR = ".dashsignal"
-MANIFEST_FILE = f"{MANIFEST_DIR}/manifest.json"
-BASE_DIR = f"{MANIFEST_DIR}/base"
+__all__ = ["MANIFEST_DIR", "apply_plan", "create_project", "with_manifest"]
 
 
-def with_manifest(files: dict[str, GeneratedFile]) -> dict[str, GeneratedFile]:
+def with_manifest(
+    files: dict[str, GeneratedFile], demo: dict[str, Any]
+) -> dict[str, GeneratedFile]:
     """`files` plus the manifest and the base copies that record them."""
-    manifest = {
-        "dashsignal": __version__,
-        "files": {
-            path: {"owner": str(item.owner), "sha256": _digest(item.text)}
-            for path, item in files.items()
-        },
-    }
-    extra = {
-        MANIFEST_FILE: GeneratedFile(json.dumps(manifest, indent=2) + "\n", Owner.MANAGED),
-    }
+    extra = {MANIFEST_FILE: GeneratedFile(Manifest.of(files, demo).dumps(), Owner.MANAGED)}
     for path, item in files.items():
         if item.owner is Owner.MANAGED:
-            extra[f"{BASE_DIR}/{path}"] = GeneratedFile(item.text, Owner.MANAGED)
+            extra[base_path(path)] = GeneratedFile(item.text, Owner.MANAGED)
     return dict(sorted({**files, **extra}.items()))
 
 
@@ -86,11 +75,98 @@ def check_target_free(target: Path) -> None:
         )
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def apply_plan(root: Path, plan: Plan) -> None:
+    """Carry out `plan` in `root` as one transaction: all of it, or (on failure) none of it.
+
+    Every new text is first written to a temporary file beside its target; only when all are
+    written are they renamed into place, the replaced files set aside and restored if a later
+    rename fails.
+    """
+    writes: dict[str, str] = {}
+    deletes: list[str] = []
+    for change in plan.changes:
+        if change.action is Action.REPLACE and change.backup and change.before is not None:
+            writes[change.backup] = change.before
+        if change.action in WRITES and change.after is not None:
+            writes[change.path] = change.after
+        if change.action is Action.DELETE:
+            deletes.append(change.path)
+    for path, text in plan.records.items():
+        if text is None:
+            deletes.append(path)
+        else:
+            writes[path] = text
+    _Transaction(root).run(writes, deletes)
+
+
+@dataclass
+class _Transaction:
+    root: Path
+    _staged: dict[Path, Path] = field(default_factory=dict)  # target -> temporary new file
+    _set_aside: dict[Path, Path] = field(default_factory=dict)  # target -> its previous file
+    _done: list[Path] = field(default_factory=list)
+    _made_dirs: list[Path] = field(default_factory=list)
+
+    def run(self, writes: dict[str, str], deletes: list[str]) -> None:
+        try:
+            for relative, text in writes.items():
+                self._stage(self.root / relative, text)
+            for target, temporary in self._staged.items():
+                self._swap_in(target, temporary)
+            for doomed in map(self.root.joinpath, deletes):
+                if doomed.exists():
+                    self._set_aside[doomed] = self._aside(doomed)
+                    self._done.append(doomed)
+        except BaseException as error:
+            self._roll_back()
+            if isinstance(error, OSError):
+                where = error.filename or self.root
+                raise WriteError(
+                    f"cannot write {where}: {error.strerror}; the project was left as it was"
+                ) from None
+            raise
+        for previous in self._set_aside.values():
+            previous.unlink(missing_ok=True)
+
+    def _stage(self, target: Path, text: str) -> None:
+        self._make_parents(target.parent)
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.dashsignal-new")
+        self._staged[target] = temporary
+        temporary.write_text(text, encoding="utf-8", newline="\n")
+        if target.exists():
+            shutil.copymode(target, temporary)
+
+    def _swap_in(self, target: Path, temporary: Path) -> None:
+        if target.exists():
+            self._set_aside[target] = self._aside(target)
+        self._done.append(target)
+        temporary.replace(target)
+
+    def _aside(self, path: Path) -> Path:
+        aside = path.with_name(f".{path.name}.{secrets.token_hex(4)}.dashsignal-old")
+        path.replace(aside)
+        return aside
+
+    def _make_parents(self, folder: Path) -> None:
+        missing = [p for p in (folder, *folder.parents) if not p.exists()]
+        for parent in reversed(missing):
+            parent.mkdir()
+            self._made_dirs.append(parent)
+
+    def _roll_back(self) -> None:
+        for target in reversed(self._done):
+            previous = self._set_aside.pop(target, None)
+            if previous is not None:
+                previous.replace(target)
+            elif target.exists() and target in self._staged:
+                target.unlink()
+        for temporary in self._staged.values():
+            temporary.unlink(missing_ok=True)
+        for folder in reversed(self._made_dirs):
+            folder.rmdir()

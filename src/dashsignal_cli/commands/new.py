@@ -103,9 +103,9 @@ def new(
         parse_filter_arg,
         parse_view_arg,
     )
-    from dashsignal_cli.render import render_project
     from dashsignal_cli.spec import check_project_name, spec_from_data
-    from dashsignal_cli.writer import check_target_free, create_project, with_manifest
+    from dashsignal_cli.sync import new_project_files
+    from dashsignal_cli.writer import check_target_free, create_project
 
     check_project_name(name)
     target = directory / name
@@ -146,7 +146,7 @@ def new(
         if not confirm_write(spec, target):
             raise typer.Exit(1)
 
-    written = create_project(target, with_manifest(render_project(spec)))
+    written = create_project(target, new_project_files(spec))
 
     from dashsignal_cli.report import report_created
 

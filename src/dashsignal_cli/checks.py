@@ -1,0 +1,53 @@
+"""What `dashsignal check` reports: every way a project can be off, from a sync plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dashsignal_cli.planner import Action
+from dashsignal_cli.render import Owner
+from dashsignal_cli.sync import SyncPlan
+
+__all__ = ["Finding", "find_problems"]
+
+_OUT_OF_DATE = {
+    Action.CREATE: "missing: would be created",
+    Action.UPDATE: "out of date with dashsignal.toml: would be updated",
+    Action.MERGE: "out of date with dashsignal.toml: would be updated, merging your edits",
+    Action.DELETE: "no longer produced by dashsignal.toml: would be deleted",
+}
+_RISKY_BACKENDS = {
+    "simple": "cache backend 'simple' keeps entries in one process's memory: under gunicorn "
+    "with several workers each worker computes on its own; use 'filesystem' or 'redis'",
+    "null": "cache backend 'null' switches caching off: every view runs the query itself",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    path: str | None
+    message: str
+
+
+def find_problems(result: SyncPlan) -> list[Finding]:
+    """Everything off in the project, in a stable order; empty when all is well."""
+    findings: list[Finding] = []
+    for change in result.plan.changes:
+        if change.action is Action.CONFLICT:
+            findings.append(Finding("conflict", change.path, change.note))
+        elif change.owner is not Owner.SPEC and change.action in _OUT_OF_DATE:
+            findings.append(Finding("out-of-date", change.path, _OUT_OF_DATE[change.action]))
+        elif change.action is Action.KEEP:
+            code = "orphan" if change.owner is Owner.USER else "stale"
+            findings.append(Finding(code, change.path, change.note))
+        if change.edited and change.action is not Action.CONFLICT:
+            findings.append(Finding("edited", change.path, "generated file edited by hand"))
+    if not findings and result.plan.records:
+        findings.append(
+            Finding("out-of-date", ".dashsignal/", "dashsignal's records are out of date")
+        )
+    risk = _RISKY_BACKENDS.get(result.spec.cache.backend)
+    if risk:
+        findings.append(Finding("risky", "dashsignal.toml", risk))
+    return findings

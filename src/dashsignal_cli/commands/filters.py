@@ -1,0 +1,78 @@
+"""`dashsignal add-filter` and `remove-filter`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from dashsignal_cli.commands._common import DryRunOption, ForceOption, ProjectOption, sync_project
+
+ADD_EPILOG = (
+    "Examples:\n\n  dashsignal add-filter channel --kind multi --option Online --option Retail\n\n"
+    "  dashsignal add-filter price --kind range --min 0 --max 500"
+)
+REMOVE_EPILOG = "Example:\n\n  dashsignal remove-filter channel"
+
+
+def add_filter(
+    filter_id: Annotated[str, typer.Argument(metavar="ID", help="The new filter's id.")],
+    kind: Annotated[
+        str,
+        typer.Option("--kind", "-k", help="dropdown, multi, checklist, radio, range or dates."),
+    ] = "dropdown",
+    label: Annotated[
+        str | None,
+        typer.Option(
+            "--label", metavar="TEXT", help="The control's label.", show_default="from ID"
+        ),
+    ] = None,
+    options: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            metavar="VALUE",
+            help="An option of a dropdown, multi, checklist or radio filter; repeat for more "
+            "(whole numbers stay numbers) [default: demo options].",
+            show_default=False,
+        ),
+    ] = None,
+    minimum: Annotated[
+        str | None,
+        typer.Option("--min", help="Lower bound of a range (number) or dates (YYYY-MM-DD) filter."),
+    ] = None,
+    maximum: Annotated[
+        str | None,
+        typer.Option("--max", help="Upper bound of a range (number) or dates (YYYY-MM-DD) filter."),
+    ] = None,
+    project: ProjectOption = None,
+    dry_run: DryRunOption = False,
+    force: ForceOption = False,
+) -> None:
+    """Add a filter: a [[filters]] entry, its control, and its input to the compute callback."""
+    from dashsignal_cli.answers import filter_table
+    from dashsignal_cli.spec_edit import add_entry
+
+    entry: dict[str, Any] = filter_table(
+        filter_id, kind, label=label, options=options, minimum=minimum, maximum=maximum
+    )
+    sync_project(
+        project, lambda text: add_entry(text, "filters", entry), dry_run=dry_run, force=force
+    )
+
+
+def remove_filter(
+    filter_id: Annotated[str, typer.Argument(metavar="ID", help="The id of the filter to remove.")],
+    project: ProjectOption = None,
+    dry_run: DryRunOption = False,
+    force: ForceOption = False,
+) -> None:
+    """Remove a filter from dashsignal.toml, the page and the compute callback."""
+    from dashsignal_cli.spec_edit import remove_entry
+
+    sync_project(
+        project,
+        lambda text: remove_entry(text, "filters", filter_id),
+        dry_run=dry_run,
+        force=force,
+    )

@@ -1,0 +1,51 @@
+"""`dashsignal add-view` and `remove-view`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dashsignal_cli.commands._common import DryRunOption, ForceOption, ProjectOption, sync_project
+
+ADD_EPILOG = (
+    "Examples:\n\n  dashsignal add-view chart3\n\n"
+    '  dashsignal add-view rows --kind table --title "Latest rows"'
+)
+REMOVE_EPILOG = "Example:\n\n  dashsignal remove-view chart3 --dry-run"
+
+
+def add_view(
+    view_id: Annotated[str, typer.Argument(metavar="ID", help="The new view's id, e.g. chart3.")],
+    kind: Annotated[str, typer.Option("--kind", "-k", help="graph, table or indicator.")] = "graph",
+    title: Annotated[
+        str | None,
+        typer.Option("--title", metavar="TEXT", help="The card's title.", show_default="from ID"),
+    ] = None,
+    project: ProjectOption = None,
+    dry_run: DryRunOption = False,
+    force: ForceOption = False,
+) -> None:
+    """Add a view: a [[views]] entry, its own module views/ID.py, and its consumer callback."""
+    from dashsignal_cli.spec import humanize, view_from_data
+    from dashsignal_cli.spec_edit import add_entry
+
+    entry = {"id": view_id, "kind": kind, "title": humanize(view_id) if title is None else title}
+    view_from_data(entry, f"view {view_id!r}")
+    sync_project(
+        project, lambda text: add_entry(text, "views", entry), dry_run=dry_run, force=force
+    )
+
+
+def remove_view(
+    view_id: Annotated[str, typer.Argument(metavar="ID", help="The id of the view to remove.")],
+    project: ProjectOption = None,
+    dry_run: DryRunOption = False,
+    force: ForceOption = False,
+) -> None:
+    """Remove a view from dashsignal.toml and its wiring; its module views/ID.py stays yours."""
+    from dashsignal_cli.spec_edit import remove_entry
+
+    sync_project(
+        project, lambda text: remove_entry(text, "views", view_id), dry_run=dry_run, force=force
+    )

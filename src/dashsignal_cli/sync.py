@@ -1,0 +1,46 @@
+"""The library side of every command that changes a project: spec edit -> render -> plan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dashsignal_cli.planner import Plan, plan_changes
+from dashsignal_cli.project import ProjectFiles
+from dashsignal_cli.render import GeneratedFile, Owner, demo_columns, render, render_project
+from dashsignal_cli.spec import Spec
+from dashsignal_cli.specfile import SPEC_FILENAME, parse_spec_text
+from dashsignal_cli.writer import with_manifest
+
+__all__ = ["SyncPlan", "new_project_files", "plan_sync"]
+
+SpecEdit = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    root: Path
+    spec: Spec
+    plan: Plan
+
+
+def new_project_files(spec: Spec) -> dict[str, GeneratedFile]:
+    """Everything `dashsignal new` writes: the project, its spec file, manifest and base copies."""
+    demo = demo_columns(spec)
+    return with_manifest(render_project(spec, demo), demo)
+
+
+def plan_sync(root: Path, edit: SpecEdit | None = None, *, force: bool = False) -> SyncPlan:
+    """Plan bringing the project at `root` in line with its spec, after `edit` of the spec text.
+
+    Nothing is written: an invalid spec raises here, before the writer is involved.
+    """
+    files = ProjectFiles(root)
+    manifest = files.manifest()
+    spec_text = files.spec_text if edit is None else edit(files.spec_text)
+    spec = parse_spec_text(spec_text)
+    demo = manifest.demo or demo_columns(spec)
+    rendered = render(spec, demo)
+    rendered[SPEC_FILENAME] = GeneratedFile(spec_text, Owner.SPEC)
+    return SyncPlan(root, spec, plan_changes(rendered, files.read, manifest, demo, force=force))
