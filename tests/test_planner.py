@@ -1,0 +1,163 @@
+"""The rules of ownership, on the pure planner: no disk, each rule one test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dashsignal_cli.manifest import MANIFEST_FILE, Entry, Manifest, base_path, digest
+from dashsignal_cli.planner import Action, Plan, plan_changes
+from dashsignal_cli.render import GeneratedFile, Owner
+
+DEMO: dict[str, Any] = {"day": "day", "units": "units", "amount": "amount"}
+OLD = "line 1\nline 2\nline 3\nline 4\nline 5\n"
+NEW = "line 1\nline 2 changed by the spec\nline 3\nline 4\nline 5\n"
+
+
+def managed(text: str) -> GeneratedFile:
+    return GeneratedFile(text, Owner.MANAGED)
+
+
+def user(text: str) -> GeneratedFile:
+    return GeneratedFile(text, Owner.USER)
+
+
+def previously(files: dict[str, GeneratedFile]) -> tuple[Manifest, dict[str, str]]:
+    """The manifest and .dashsignal/ files as the last run left them for `files`."""
+    manifest = Manifest.of(files, DEMO)
+    records = {base_path(p): f.text for p, f in files.items() if f.owner is Owner.MANAGED}
+    records[MANIFEST_FILE] = manifest.dumps()
+    return manifest, records
+
+
+def plan(
+    rendered: dict[str, GeneratedFile],
+    disk: dict[str, str],
+    last: dict[str, GeneratedFile] | None = None,
+    *,
+    force: bool = False,
+) -> Plan:
+    manifest, records = previously(last) if last is not None else (Manifest(), {})
+    return plan_changes(rendered, {**records, **disk}.get, manifest, DEMO, force=force)
+
+
+def only(result: Plan, path: str) -> Any:
+    (change,) = [c for c in result.changes if c.path == path]
+    return change
+
+
+def test_a_missing_file_is_created() -> None:
+    change = only(plan({"a.py": managed(NEW)}, {}), "a.py")
+    assert (change.action, change.after) == (Action.CREATE, NEW)
+
+
+def test_an_untouched_managed_file_is_rewritten() -> None:
+    change = only(plan({"a.py": managed(NEW)}, {"a.py": OLD}, {"a.py": managed(OLD)}), "a.py")
+    assert (change.action, change.after, change.edited) == (Action.UPDATE, NEW, False)
+
+
+def test_hand_edits_to_a_managed_file_are_merged_onto_the_new_version() -> None:
+    edited = OLD.replace("line 5\n", "line 5\n# mine\n")
+    change = only(plan({"a.py": managed(NEW)}, {"a.py": edited}, {"a.py": managed(OLD)}), "a.py")
+    assert change.action is Action.MERGE and change.edited
+    assert change.after == NEW.replace("line 5\n", "line 5\n# mine\n")
+
+
+def test_clashing_edits_get_conflict_markers_with_both_sides() -> None:
+    edited = OLD.replace("line 2", "line 2 changed by the user")
+    change = only(plan({"a.py": managed(NEW)}, {"a.py": edited}, {"a.py": managed(OLD)}), "a.py")
+    assert change.action is Action.CONFLICT
+    assert "<<<<<<< yours\nline 2 changed by the user\n=======\n" in change.after
+    assert "line 2 changed by the spec\n>>>>>>> dashsignal" in change.after
+
+
+def test_unresolved_markers_block_the_file_until_resolved() -> None:
+    with_markers = "<<<<<<< yours\nmine\n=======\ntheirs\n>>>>>>> dashsignal\n"
+    change = only(
+        plan({"a.py": managed(NEW)}, {"a.py": with_markers}, {"a.py": managed(NEW)}), "a.py"
+    )
+    assert change.action is Action.CONFLICT and change.after is None
+
+
+def test_force_replaces_a_clash_and_names_a_free_backup() -> None:
+    edited = OLD.replace("line 2", "mine")
+    disk = {"a.py": edited, "a.py.dashsignal-backup": "an older backup"}
+    change = only(plan({"a.py": managed(NEW)}, disk, {"a.py": managed(OLD)}, force=True), "a.py")
+    assert (change.action, change.after, change.before) == (Action.REPLACE, NEW, edited)
+    assert change.backup == "a.py.dashsignal-backup-2"
+
+
+def test_a_managed_path_we_never_wrote_is_not_overwritten() -> None:
+    change = only(plan({"a.py": managed(NEW)}, {"a.py": "the user's own file\n"}), "a.py")
+    assert change.action is Action.CONFLICT
+    assert "the user's own file" in change.after
+
+
+def test_edits_already_carrying_the_new_version_change_nothing() -> None:
+    edited = NEW + "# mine\n"
+    last = {"a.py": managed(NEW)}
+    change = only(plan({"a.py": managed(NEW)}, {"a.py": edited}, last), "a.py")
+    assert (change.action, change.edited) == (Action.UNCHANGED, True)
+
+
+def test_user_files_are_written_once_and_never_again() -> None:
+    last = {"views/a.py": user(OLD)}
+    assert only(plan({"views/a.py": user(NEW)}, {}), "views/a.py").action is Action.CREATE
+    kept = only(plan({"views/a.py": user(NEW)}, {"views/a.py": "mine"}, last), "views/a.py")
+    assert (kept.action, kept.after) == (Action.UNCHANGED, None)
+
+
+@pytest.mark.parametrize(
+    ("path", "recreated"),
+    [("views/a.py", True), ("data.py", True), ("app.py", True), ("README.md", False)],
+)
+def test_a_deleted_user_file_is_recreated_only_if_the_app_needs_it(
+    path: str, recreated: bool
+) -> None:
+    change = only(plan({path: user(NEW)}, {}, {path: user(OLD)}), path)
+    assert (change.action is Action.CREATE) == recreated
+
+
+def test_a_file_no_longer_produced_is_deleted_only_if_unchanged() -> None:
+    last = {"old.py": managed(OLD), "edited.py": managed(OLD), "views/gone.py": user(OLD)}
+    disk = {"old.py": OLD, "edited.py": OLD + "# mine\n", "views/gone.py": OLD}
+    result = plan({}, disk, last)
+    assert only(result, "old.py").action is Action.DELETE
+    assert only(result, "edited.py").action is Action.KEEP
+    gone = only(result, "views/gone.py")
+    assert (gone.action, gone.note) == (Action.KEEP, "belongs to no view any more")
+
+
+def test_kept_files_stay_in_the_records_so_check_keeps_reporting_them() -> None:
+    last = {"edited.py": managed(OLD), "views/gone.py": user(OLD)}
+    result = plan({}, {"edited.py": OLD + "# mine\n", "views/gone.py": OLD}, last)
+    # Nothing else changed, so the manifest that still lists both is left as it is.
+    assert MANIFEST_FILE not in result.records
+    assert base_path("edited.py") not in result.records
+
+
+def test_a_second_run_touches_nothing() -> None:
+    rendered = {"a.py": managed(NEW), "views/a.py": user(OLD)}
+    manifest, records = previously(rendered)
+    disk = {**records, "a.py": NEW, "views/a.py": OLD + "# mine\n"}
+    result = plan_changes(rendered, disk.get, manifest, DEMO)
+    assert result.touches_nothing
+    assert {c.action for c in result.changes} == {Action.UNCHANGED}
+
+
+def test_records_hold_what_was_generated_not_what_was_merged() -> None:
+    edited = OLD + "# mine\n"
+    result = plan({"a.py": managed(NEW)}, {"a.py": edited}, {"a.py": managed(OLD)})
+    assert result.records[base_path("a.py")] == NEW
+    manifest = Manifest.loads(result.records[MANIFEST_FILE] or "")
+    assert manifest.files["a.py"] == Entry(Owner.MANAGED, digest(NEW))
+
+
+@pytest.mark.parametrize("path", ["../outside.py", "/etc/passwd", "a/../../b", ""])
+def test_a_manifest_naming_paths_outside_the_project_is_refused(path: str) -> None:
+    from dashsignal_cli.errors import DashsignalError
+
+    text = Manifest({path: Entry(Owner.MANAGED, "0" * 64)}).dumps()
+    with pytest.raises(DashsignalError, match="damaged"):
+        Manifest.loads(text)
