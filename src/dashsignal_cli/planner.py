@@ -106,9 +106,10 @@ def _plan_managed(path: str, new: str, read: Reader, entry: Entry | None, *, for
     if current is None:
         note = "recreated: it was deleted" if entry else ""
         return Change(path, Action.CREATE, Owner.MANAGED, None, new, note)
-    edited = entry is None or digest(current) != entry.sha256
     if current == new:
+        edited = entry is not None and digest(current) != entry.sha256
         return Change(path, Action.UNCHANGED, Owner.MANAGED, current, None, edited=edited)
+    edited = entry is None or digest(current) != entry.sha256
     if not edited:
         return Change(path, Action.UPDATE, Owner.MANAGED, current, new)
 
