@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 
 from dashsignal_cli.planner import Action
@@ -47,7 +48,44 @@ def find_problems(result: SyncPlan) -> list[Finding]:
         findings.append(
             Finding("out-of-date", ".dashsignal/", "dashsignal's records are out of date")
         )
+    findings.extend(_views_of_another_kind(result))
     risk = _RISKY_BACKENDS.get(result.spec.cache.backend)
     if risk:
         findings.append(Finding("risky", "dashsignal.toml", risk))
     return findings
+
+
+# What `render` returns in the module we write for each kind of view.
+_RETURNS = {"graph": ("Figure",), "table": ("pd.DataFrame", "DataFrame"), "indicator": ("str",)}
+
+
+def _views_of_another_kind(result: SyncPlan) -> list[Finding]:
+    """View modules written for another kind than the spec now declares (graph -> table...)."""
+    texts = {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
+    findings = []
+    for view in result.spec.views:
+        path = f"views/{view.id}.py"
+        returns = _render_return_annotation(texts.get(path))
+        if returns is not None and returns not in _RETURNS[view.kind]:
+            findings.append(
+                Finding(
+                    "kind",
+                    path,
+                    f"render() returns {returns}, but '{view.id}' is now a {view.kind} view: "
+                    "rewrite render(), or delete the file to get a fresh one",
+                )
+            )
+    return findings
+
+
+def _render_return_annotation(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        module = ast.parse(text)
+    except SyntaxError:
+        return None
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "render" and node.returns:
+            return ast.unparse(node.returns)
+    return None

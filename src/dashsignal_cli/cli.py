@@ -7,6 +7,7 @@ are imported inside the commands, so `dashsignal --help` starts fast.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -68,6 +69,7 @@ def report_error(error: DashsignalError) -> None:
 
     from dashsignal_cli.console import err
 
+    sys.stdout.flush()  # what was reported so far comes first when both streams are piped
     console = err()
     console.print(f"[bold red]error:[/] {escape(_one_line(error.message))}")
     if error.hint:

@@ -14,7 +14,8 @@ def out() -> Console:
     """Standard output: reports and results. Rich drops colour for NO_COLOR and for pipes."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    # soft_wrap: one line per file or finding, whatever the width, so output greps well.
+    return Console(highlight=False, soft_wrap=True)
 
 
 @functools.cache
