@@ -14,7 +14,7 @@ from typing import Any
 from dashsignal_cli.errors import SpecError, SpecSyntaxError
 from dashsignal_cli.spec import Spec, spec_from_data
 
-__all__ = ["SPEC_FILENAME", "dump_spec", "load_spec", "parse_spec_text"]
+__all__ = ["SPEC_FILENAME", "dump_spec", "load_spec", "parse_spec_data", "parse_spec_text"]
 
 SPEC_FILENAME = "dashsignal.toml"
 
@@ -29,8 +29,13 @@ _LOCATION = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)\s*$")
 
 def parse_spec_text(text: str, source: str = SPEC_FILENAME) -> Spec:
     """Parse and validate spec text; syntax errors are located as `source:LINE:COL`."""
+    return spec_from_data(parse_spec_data(text, source))
+
+
+def parse_spec_data(text: str, source: str = SPEC_FILENAME) -> dict[str, Any]:
+    """The plain data of spec text, not yet validated; syntax errors as `source:LINE:COL`."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         where = _LOCATION.search(message)
@@ -39,7 +44,6 @@ def parse_spec_text(text: str, source: str = SPEC_FILENAME) -> Spec:
         raise SpecSyntaxError(
             source, int(where["line"]), int(where["col"]), message[: where.start()]
         ) from None
-    return spec_from_data(data)
 
 
 def load_spec(path: Path) -> Spec:

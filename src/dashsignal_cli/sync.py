@@ -38,6 +38,9 @@ def plan_sync(root: Path, edit: SpecEdit | None = None, *, force: bool = False) 
     """
     files = ProjectFiles(root)
     manifest = files.manifest()
+    if edit is not None:
+        # The spec must be valid before our edit, so that an error points at the user's text.
+        parse_spec_text(files.spec_text)
     spec_text = files.spec_text if edit is None else edit(files.spec_text)
     spec = parse_spec_text(spec_text)
     demo = manifest.demo or demo_columns(spec)
