@@ -45,6 +45,7 @@ CACHE_BACKENDS = ("filesystem", "redis", "simple", "null")
 MAX_TEXT = 200
 MAX_OPTIONS = 500
 MAX_TIMEOUT = 31 * 24 * 3600
+MAX_LOCK_TIMEOUT = 3600
 
 # Option values travel through JSON to the browser and back; str and int survive the trip
 # unchanged, while a float such as 1.0 comes back as 1 and a bool would equal 1.
@@ -64,6 +65,8 @@ class AppSpec:
 class CacheSpec:
     backend: str = "filesystem"
     timeout: int = 300
+    # Longest a computation may hold its key's lock; waiters compute themselves after it.
+    lock_timeout: int = 120
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ def _app(table: Mapping[str, Any]) -> AppSpec:
 
 
 def _cache(table: Mapping[str, Any]) -> CacheSpec:
-    _only_keys(table, "cache", ("backend", "timeout"))
+    _only_keys(table, "cache", ("backend", "timeout", "lock_timeout"))
     backend = table.get("backend", CacheSpec.backend)
     if backend not in CACHE_BACKENDS:
         raise SpecError(
@@ -179,7 +182,13 @@ def _cache(table: Mapping[str, Any]) -> CacheSpec:
             f"cache.timeout: must be a whole number of seconds from 0 to {MAX_TIMEOUT} "
             f"(0 keeps entries until they are evicted), got {timeout!r}"
         )
-    return CacheSpec(backend=backend, timeout=timeout)
+    lock_timeout = table.get("lock_timeout", CacheSpec.lock_timeout)
+    if type(lock_timeout) is not int or not 1 <= lock_timeout <= MAX_LOCK_TIMEOUT:
+        raise SpecError(
+            f"cache.lock_timeout: must be a whole number of seconds from 1 to {MAX_LOCK_TIMEOUT}, "
+            f"got {lock_timeout!r}"
+        )
+    return CacheSpec(backend=backend, timeout=timeout, lock_timeout=lock_timeout)
 
 
 def view_from_data(item: object, where: str) -> ViewSpec:

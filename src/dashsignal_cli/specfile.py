@@ -76,6 +76,8 @@ def dump_spec(spec: Spec) -> str:
     cache["backend"].comment("filesystem | redis | simple | null")
     cache.add("timeout", spec.cache.timeout)
     cache["timeout"].comment("seconds an entry is kept")
+    cache.add("lock_timeout", spec.cache.lock_timeout)
+    cache["lock_timeout"].comment("longest wait for another worker's computation")
     document.add("cache", cache)
 
     filters = tomlkit.aot()
