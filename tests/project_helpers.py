@@ -18,6 +18,7 @@ def make_spec(
     backend: str = "filesystem",
     timeout: int = 300,
     title: str | None = None,
+    background: bool = False,
 ) -> Spec:
     """A validated spec from the same short forms the CLI flags take."""
     return spec_from_data(
@@ -28,6 +29,7 @@ def make_spec(
             filters=[parse_filter_arg(f) for f in filters],
             backend=backend,
             timeout=timeout,
+            background=background,
         )
     )
 

@@ -46,6 +46,8 @@ PROJECTS = {
         "every_kind", views=ALL_VIEW_KINDS, filters=ALL_FILTER_KINDS, backend="redis"
     ),
     "null-cache": make_spec("nocache", backend="null", filters=("region:radio",)),
+    "background-diskcache": make_spec("slow", background=True, backend="filesystem"),
+    "background-celery": make_spec("slow", background=True, backend="redis"),
     "hostile-text": make_spec(
         "hostile",
         title='Q3 """ \'\' {{ 7*7 }} {% raw %} \\ é 数据 🚀\nsecond line',

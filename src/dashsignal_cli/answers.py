@@ -102,10 +102,15 @@ def build_spec_data(
     filters: list[dict[str, Any]],
     backend: str,
     timeout: int,
+    background: bool = False,
 ) -> dict[str, Any]:
     """The plain data of a spec file, in the order it is written."""
     return {
-        "app": {"name": name, "title": humanize(name) if title is None else title},
+        "app": {
+            "name": name,
+            "title": humanize(name) if title is None else title,
+            "background": background,
+        },
         "cache": {"backend": backend, "timeout": timeout},
         "filters": filters,
         "views": views,

@@ -94,10 +94,24 @@ def render(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, Generate
         path: GeneratedFile(env.get_template(template).render(context), owner)
         for template, path, owner in _PROJECT_FILES
     }
+    for path in _optional_files(spec):
+        files[path] = GeneratedFile(
+            env.get_template(f"{path}.jinja").render(context), Owner.MANAGED
+        )
     for view in context["views"]:
         text = env.get_template(f"views/{view['kind']}.py.jinja").render(context, view=view)
         files[f"views/{view['id']}.py"] = GeneratedFile(text, Owner.USER)
     return dict(sorted(files.items()))
+
+
+def _optional_files(spec: Spec) -> list[str]:
+    """Managed files only some specs have."""
+    if not spec.app.background:
+        return []
+    if spec.cache.backend == "redis":
+        # Celery runs the jobs; the tests start a worker of their own.
+        return ["signaling/background.py", "tests/celery_worker.py"]
+    return ["signaling/background.py"]
 
 
 def render_project(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, GeneratedFile]:

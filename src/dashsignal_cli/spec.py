@@ -59,6 +59,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 class AppSpec:
     name: str
     title: str
+    # Run the compute step as a Dash background callback (for queries longer than a request).
+    background: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,10 +164,13 @@ def spec_from_data(data: Mapping[str, Any]) -> Spec:
 
 
 def _app(table: Mapping[str, Any]) -> AppSpec:
-    _only_keys(table, "app", ("name", "title"))
+    _only_keys(table, "app", ("name", "title", "background"))
     name = check_identifier(table.get("name"), "app.name", "name")
     title = _text(table, "app", "title", default=humanize(name))
-    return AppSpec(name=name, title=title)
+    background = table.get("background", False)
+    if not isinstance(background, bool):
+        raise SpecError(f"app.background: must be true or false, got {background!r}")
+    return AppSpec(name=name, title=title, background=background)
 
 
 def _cache(table: Mapping[str, Any]) -> CacheSpec:

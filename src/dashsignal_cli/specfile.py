@@ -69,6 +69,9 @@ def dump_spec(spec: Spec) -> str:
     app = tomlkit.table()
     app.add("name", spec.app.name)
     app.add("title", spec.app.title)
+    background = tomlkit.item(spec.app.background)
+    background.comment("true: compute in a Dash background callback")
+    app.add("background", background)
     document.add("app", app)
 
     cache = tomlkit.table()

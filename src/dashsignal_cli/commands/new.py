@@ -76,6 +76,14 @@ def new(
             show_default="from NAME",
         ),
     ] = None,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background",
+            help="Run the compute step as a Dash background callback, for queries that take "
+            "longer than a request should (diskcache on one host, Celery with the redis backend).",
+        ),
+    ] = False,
     yes: Annotated[
         bool,
         typer.Option(
@@ -138,7 +146,7 @@ def new(
             "timeout": 300 if timeout is None else timeout,
             "title": title,
         }
-    spec = spec_from_data(build_spec_data(name=name, **answers))
+    spec = spec_from_data(build_spec_data(name=name, background=background, **answers))
 
     if interactive:
         from dashsignal_cli.prompts import confirm_write
