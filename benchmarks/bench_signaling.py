@@ -51,7 +51,6 @@ import importlib
 import io
 import json
 import os
-import pickle
 import platform
 import shutil
 import socket
@@ -74,7 +73,6 @@ import pandas as pd  # type: ignore[import-untyped]
 import redis
 from flask_caching.backends.filesystemcache import FileSystemCache
 from flask_caching.backends.rediscache import RedisCache
-from plotly.io.json import to_json_plotly
 
 HOST = "127.0.0.1"
 ENDPOINT = "/_dash-update-component"
@@ -179,7 +177,7 @@ def _labels(options: list[str], rng: np.random.Generator) -> pd.Series:
     return pd.Series(options, dtype="str").take(codes).reset_index(drop=True)
 '''
 
-_APP_HEAD = '''\
+_APP_HEAD = """\
 from __future__ import annotations
 
 from typing import Any
@@ -213,12 +211,12 @@ def query(filters: Any) -> pd.DataFrame:
     except InvalidFilters:
         raise PreventUpdate from None
     return data.expensive_query(canonical)
-'''
+"""
 
 NAIVE_APP_PY = (
     '"""Variant C of benchmarks/bench_signaling.py: every view runs the query itself."""\n\n'
     + _APP_HEAD
-    + '''
+    + """
 
 @app.callback(Output("sales", "figure"), inputs=FILTER_INPUTS)
 def update_sales(filters: Any) -> Any:
@@ -243,14 +241,14 @@ def update_rows(filters: Any) -> Any:
 @app.callback(Output("total", "children"), inputs=FILTER_INPUTS)
 def update_total(filters: Any) -> Any:
     return views.total.render(query(filters))
-'''
+"""
 )
 
 STORE_APP_PY = (
     '"""Variant D of benchmarks/bench_signaling.py: the data itself travels in the dcc.Store."""'
     "\n\nimport io\n"
     + _APP_HEAD
-    + '''
+    + """
 
 @app.callback(Output(SIGNAL_ID, "data"), inputs=FILTER_INPUTS)
 def compute(filters: Any) -> str:
@@ -288,7 +286,7 @@ def update_rows(stored: Any) -> Any:
 @app.callback(Output("total", "children"), Input(SIGNAL_ID, "data"))
 def update_total(stored: Any) -> Any:
     return views.total.render(stored_frame(stored))
-'''
+"""
 )
 
 
@@ -400,9 +398,7 @@ class Endpoint:
         self.port = port
         self.timeout = timeout
         self.signal_id = signal_id
-        self.callbacks: list[dict[str, Any]] = json.loads(
-            get(port, "/_dash-dependencies", timeout)
-        )
+        self.callbacks: list[dict[str, Any]] = json.loads(get(port, "/_dash-dependencies", timeout))
 
     def callback_for(self, component_id: str) -> dict[str, Any]:
         matches = [
@@ -519,11 +515,10 @@ def one_change(
 def stampede(
     variant: Variant, endpoint: Endpoint, filters: dict[str, Any]
 ) -> tuple[int, float, int]:
-    """SESSIONS sessions at once on the same new filters: computations, wall seconds, sessions ok."""
+    """SESSIONS sessions at once on the same new filters: computations, wall seconds, ok."""
     port, timeout = endpoint.port, endpoint.timeout
     before = counted(variant.counter)
     barrier = threading.Barrier(SESSIONS, timeout=timeout)
-    kinds = dict(VIEWS)
 
     def session(_: int) -> bool:
         barrier.wait()
@@ -866,8 +861,10 @@ def report(
     for outcome in outcomes:
         if outcome.stampede is not None:
             runs, wall, ok = outcome.stampede
-            print(f"| {outcome.variant.key}. {outcome.variant.label} | {runs} | {ms(wall)} "
-                  f"| {ok}/{SESSIONS} |")
+            print(
+                f"| {outcome.variant.key}. {outcome.variant.label} | {runs} | {ms(wall)} "
+                f"| {ok}/{SESSIONS} |"
+            )
     print()
     signaling = [o for o in outcomes if o.stampede is not None]
     print(f"Targets (A, B), query alone {ms(query)} ms:")
@@ -972,20 +969,46 @@ def main(argv: list[str] | None = None) -> int:
             print("measuring in-process references ...", file=sys.stderr, flush=True)
             reference = in_process(filesystem, states, workdir / "inprocess-cache", redis_port)
             variants = [
-                Variant("A", "signaling, filesystem", filesystem, "signaling",
-                        env | {"CACHE_DIR": str(workdir / "cache-a"),
-                               "BENCH_COUNTER_FILE": str(workdir / "count-a")},
-                        workdir / "count-a"),
-                Variant("B", "signaling, redis", redis_project, "signaling",
-                        env | {"REDIS_URL": f"redis://{HOST}:{redis_port}/0",
-                               "BENCH_COUNTER_FILE": str(workdir / "count-b")},
-                        workdir / "count-b"),
-                Variant("C", "naive: every view queries", naive, "naive",
-                        env | {"BENCH_COUNTER_FILE": str(workdir / "count-c")},
-                        workdir / "count-c"),
-                Variant("D", "data in dcc.Store", store, "store",
-                        env | {"BENCH_COUNTER_FILE": str(workdir / "count-d")},
-                        workdir / "count-d"),
+                Variant(
+                    "A",
+                    "signaling, filesystem",
+                    filesystem,
+                    "signaling",
+                    env
+                    | {
+                        "CACHE_DIR": str(workdir / "cache-a"),
+                        "BENCH_COUNTER_FILE": str(workdir / "count-a"),
+                    },
+                    workdir / "count-a",
+                ),
+                Variant(
+                    "B",
+                    "signaling, redis",
+                    redis_project,
+                    "signaling",
+                    env
+                    | {
+                        "REDIS_URL": f"redis://{HOST}:{redis_port}/0",
+                        "BENCH_COUNTER_FILE": str(workdir / "count-b"),
+                    },
+                    workdir / "count-b",
+                ),
+                Variant(
+                    "C",
+                    "naive: every view queries",
+                    naive,
+                    "naive",
+                    env | {"BENCH_COUNTER_FILE": str(workdir / "count-c")},
+                    workdir / "count-c",
+                ),
+                Variant(
+                    "D",
+                    "data in dcc.Store",
+                    store,
+                    "store",
+                    env | {"BENCH_COUNTER_FILE": str(workdir / "count-d")},
+                    workdir / "count-d",
+                ),
             ]
             outcomes = [
                 run_variant(v, states, args.changes, args.workers, args.timeout, workdir)
