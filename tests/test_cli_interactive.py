@@ -39,7 +39,7 @@ def test_accepting_every_default_builds_the_demo(tmp_path: Path) -> None:
         "Options of region",
         "Options of product",
         "Range of year",
-        "Cache backend",
+        "Choose",
         "Cache timeout",
         "Create the project?",
     ):
@@ -50,7 +50,7 @@ def test_accepting_every_default_builds_the_demo(tmp_path: Path) -> None:
     spec = tomllib.loads((tmp_path / "board" / "dashsignal.toml").read_text())
     assert [v["id"] for v in spec["views"]] == ["sales", "share", "rows", "total"]
     assert [f["id"] for f in spec["filters"]] == ["region", "product", "year"]
-    assert spec["cache"] == {"backend": "filesystem", "timeout": 300}
+    assert spec["cache"] == {"backend": "filesystem", "timeout": 300, "lock_timeout": 120}
 
 
 def test_bad_answers_are_explained_and_asked_again(tmp_path: Path) -> None:
@@ -70,8 +70,11 @@ def test_bad_answers_are_explained_and_asked_again(tmp_path: Path) -> None:
     answer(child, "Dates of when", "2025-12-01..2025-01-01")
     child.expect_exact("Dates of when")  # asked again: from is after to
     child.sendline("2025-01-01..2025-03-31")
-    answer(child, "Cache backend", "memcached")
-    answer(child, "Cache backend", "redis")
+    child.expect_exact("1. filesystem")
+    child.expect_exact("(default)")
+    answer(child, "Choose", "memcached")
+    child.expect_exact("choose a number from 1 to 4, or a name")
+    answer(child, "Choose", "2")
     answer(child, "Cache timeout", "-5")
     answer(child, "Cache timeout", "60")
     answer(child, "Create the project?", "y")
@@ -81,7 +84,7 @@ def test_bad_answers_are_explained_and_asked_again(tmp_path: Path) -> None:
     spec = tomllib.loads((tmp_path / "board" / "dashsignal.toml").read_text())
     assert spec["app"]["title"] == "Sales — 数据"
     assert spec["filters"][0]["options"] == ["North", "South"]
-    assert spec["cache"] == {"backend": "redis", "timeout": 60}
+    assert spec["cache"] == {"backend": "redis", "timeout": 60, "lock_timeout": 120}
 
 
 @pytest.mark.parametrize("how", ["decline", "ctrl-c"])
@@ -94,7 +97,7 @@ def test_declining_or_interrupting_writes_nothing(tmp_path: Path, how: str) -> N
         child.expect_exact("Options of product")
         child.sendintr()
     else:
-        for prompt in ("Options of product", "Range of year", "Cache backend", "Cache timeout"):
+        for prompt in ("Options of product", "Range of year", "Choose", "Cache timeout"):
             answer(child, prompt, "")
         answer(child, "Create the project?", "n")
     child.expect(pexpect.EOF)

@@ -108,8 +108,8 @@ def test_yes_alone_generates_the_demo_spec(tmp_path: Path, yes: str) -> None:
     assert len(spec["filters"]) >= 2
     assert kinds.count("graph") >= 2
     assert "table" in kinds
-    assert spec["cache"] == {"backend": "filesystem", "timeout": 300}
-    assert spec["app"] == {"name": NAME, "title": "Proj"}
+    assert spec["cache"] == {"backend": "filesystem", "timeout": 300, "lock_timeout": 120}
+    assert spec["app"] == {"name": NAME, "title": "Proj", "background": False}
 
 
 def test_yes_alone_writes_a_compilable_project_and_reports_it(tmp_path: Path) -> None:
@@ -266,7 +266,7 @@ def test_cache_flag_selects_the_flask_caching_backend(tmp_path: Path, backend: s
     text = cache_py.read_text(encoding="utf-8")
 
     assert load_toml(project)["cache"]["backend"] == backend
-    assert module_constant(cache_py, "BACKEND") == backend
+    assert module_constant(project / "signaling" / "settings.py", "BACKEND") == backend
     assert f'"CACHE_TYPE": "{CACHE_CLASSES[backend]}"' in text
     for other in set(CACHE_CLASSES.values()) - {CACHE_CLASSES[backend]}:
         assert other not in text
@@ -278,7 +278,7 @@ def test_timeout_flag_sets_the_cache_timeout(tmp_path: Path, seconds: int) -> No
     project = new_ok(tmp_path, "--timeout", str(seconds), "--yes")
 
     assert load_toml(project)["cache"]["timeout"] == seconds
-    assert module_constant(project / "signaling" / "cache.py", "TIMEOUT") == seconds
+    assert module_constant(project / "signaling" / "settings.py", "TIMEOUT") == seconds
 
 
 @pytest.mark.parametrize(
@@ -295,7 +295,7 @@ def test_title_comes_from_the_flag_or_the_name(
 ) -> None:
     project = new_ok(tmp_path, *title_args, "--yes", name=name)
 
-    assert load_toml(project)["app"] == {"name": name, "title": expected}
+    assert load_toml(project)["app"] == {"name": name, "title": expected, "background": False}
     assert module_constant(project / "signaling" / "layout.py", "TITLE") == expected
 
 
@@ -410,7 +410,7 @@ def test_every_prompted_flag_given_needs_no_terminal_and_no_yes(tmp_path: Path) 
     assert "New dashsignal project" not in result.stdout
     spec = load_toml(tmp_path / NAME)
     assert spec["app"]["title"] == "Given title"
-    assert spec["cache"] == {"backend": "null", "timeout": 0}
+    assert spec["cache"] == {"backend": "null", "timeout": 0, "lock_timeout": 120}
     assert [(v["id"], v["kind"]) for v in spec["views"]] == [("chart", "graph"), ("rows", "table")]
     assert [(f["id"], f["kind"], f["options"]) for f in spec["filters"]] == [
         ("region", "radio", ["North", "South"])

@@ -13,8 +13,8 @@ __all__ = ["Finding", "find_problems"]
 
 _OUT_OF_DATE = {
     Action.CREATE: "missing: would be created",
-    Action.UPDATE: "out of date with dashsignal.toml: would be updated",
-    Action.MERGE: "out of date with dashsignal.toml: would be updated, merging your edits",
+    Action.UPDATE: "out of date (spec or dashsignal version): would be updated",
+    Action.MERGE: "out of date: would be updated, merging your edits",
     Action.DELETE: "no longer produced by dashsignal.toml: would be deleted",
 }
 _RISKY_BACKENDS = {

@@ -72,8 +72,8 @@ def report_error(error: DashsignalError) -> None:
     sys.stdout.flush()  # what was reported so far comes first when both streams are piped
     console = err()
     console.print(f"[bold red]error:[/] {escape(_one_line(error.message))}")
-    if error.hint:
-        console.print(f"[dim]hint:[/] {escape(_one_line(error.hint))}")
+    hint = error.hint or "Run the command with --help to see how it is used."
+    console.print(f"[dim]hint:[/] {escape(_one_line(hint))}")
 
 
 def _one_line(text: str) -> str:

@@ -19,7 +19,6 @@ from dashsignal_cli.answers import (
 from dashsignal_cli.console import out
 from dashsignal_cli.errors import DashsignalError
 from dashsignal_cli.spec import (
-    CACHE_BACKENDS,
     CHOICE_KINDS,
     FILTER_KINDS,
     MAX_TIMEOUT,
@@ -62,9 +61,7 @@ def ask_new_project(
     else:
         filter_tables = [parse_filter_arg(f) for f in filters]
     if cache is None:
-        cache = Prompt.ask(
-            "Cache backend", choices=list(CACHE_BACKENDS), default="filesystem", console=console
-        )
+        cache = _ask_choice("Cache backend", _BACKEND_NOTES, default="filesystem")
     if timeout is None:
         timeout = _ask_timeout()
     return {
@@ -85,6 +82,34 @@ def confirm_write(spec: Spec, target: Path) -> bool:
     console.print("  filters: " + ", ".join(f"{f.id} ({f.kind})" for f in spec.filters))
     console.print(f"  cache:   {spec.cache.backend}, {spec.cache.timeout} s")
     return Confirm.ask("Create the project?", default=True, console=console)
+
+
+_BACKEND_NOTES = {
+    "filesystem": "several workers on one host, no server",
+    "redis": "several hosts; needs a Redis server",
+    "simple": "one process only, for development",
+    "null": "no caching: every view runs the query",
+}
+
+
+def _ask_choice(question: str, choices: dict[str, str], default: str) -> str:
+    """A numbered list with the default marked; the answer is a number or a name."""
+    console = out()
+    names = list(choices)
+    console.print(f"{question}:")
+    for number, name in enumerate(names, start=1):
+        mark = "  [bold](default)[/]" if name == default else ""
+        console.print(f"  {number}. {name:<11} [dim]{escape(choices[name])}[/]{mark}")
+
+    def parse(answer: str) -> str:
+        answer = answer.strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(names):
+            return names[int(answer) - 1]
+        if answer in choices:
+            return answer
+        raise DashsignalError(f"choose a number from 1 to {len(names)}, or a name")
+
+    return _ask("Choose", str(names.index(default) + 1), parse)
 
 
 def _ask(question: str, default: str, parse: Callable[[str], T]) -> T:

@@ -14,7 +14,7 @@ from dashsignal_cli.manifest import MANIFEST_DIR
 from dashsignal_cli.planner import Action, Plan
 from dashsignal_cli.render import Owner
 
-__all__ = ["report_check", "report_created", "report_plan"]
+__all__ = ["report_check", "report_check_json", "report_created", "report_plan"]
 
 
 def report_created(target: Path, written: list[str]) -> None:
@@ -90,6 +90,17 @@ def report_check(findings: list[Finding]) -> None:
     for finding in findings:
         where = f"{escape(finding.path)}: " if finding.path else ""
         console.print(f"  [red]{finding.code:<12}[/] {where}{escape(finding.message)}")
+
+
+def report_check_json(findings: list[Finding]) -> None:
+    """The findings as one JSON document on standard output, for scripts."""
+    import json
+
+    document = {
+        "ok": not findings,
+        "problems": [{"code": f.code, "path": f.path, "message": f.message} for f in findings],
+    }
+    print(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def _print_diff(path: str, before: str, after: str) -> None:

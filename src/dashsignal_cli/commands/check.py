@@ -2,23 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from dashsignal_cli.commands._common import ProjectOption
 
-EPILOG = "Example (in CI):\n\n  dashsignal check --project ."
+EPILOG = "Examples (in CI):\n\n  dashsignal check --project .\n\n  dashsignal check --json | jq ."
 
 
-def check(project: ProjectOption = None) -> None:
+def check(
+    project: ProjectOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='Print {"ok": ..., "problems": [{"code", "path", "message"}]} for scripts; '
+            "the exit code is the same.",
+        ),
+    ] = False,
+) -> None:
     """Report anything off and exit non-zero: invalid spec, stale or hand-edited generated code,
     modules of removed views, risky configuration."""
     from pathlib import Path
 
-    from dashsignal_cli.checks import find_problems
-    from dashsignal_cli.errors import CheckFailed
+    from dashsignal_cli.checks import Finding, find_problems
+    from dashsignal_cli.errors import CheckFailed, DashsignalError
     from dashsignal_cli.project import find_project
-    from dashsignal_cli.report import report_check
+    from dashsignal_cli.report import report_check, report_check_json
     from dashsignal_cli.sync import plan_sync
 
-    findings = find_problems(plan_sync(find_project(project, Path.cwd())))
+    root = find_project(project, Path.cwd())
+    try:
+        findings = find_problems(plan_sync(root))
+    except DashsignalError as error:
+        if not as_json:
+            raise
+        findings = [Finding("invalid-spec", "dashsignal.toml", error.message)]
+    if as_json:
+        report_check_json(findings)
+        if findings:
+            raise typer.Exit(1)
+        return
     report_check(findings)
     if findings:
         raise CheckFailed(

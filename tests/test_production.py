@@ -1,0 +1,943 @@
+"""Production form of generated projects, with real parts only: `gunicorn app:server -w 4` worker
+processes, real `redis-server` processes, real HTTP from concurrent threads.
+
+The generated project's data.py belongs to its user, so these tests replace it with a double whose
+`expensive_query` appends one line per call to a counter file shared by every worker process: the
+number of lines is the number of computations across the whole deployment. Everything listens on
+127.0.0.1 only; every wait is bounded; every process started here is stopped by its id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import redis
+
+from dashsignal_cli.render import SIGNAL_ID
+from dashsignal_cli.spec import Spec
+
+from project_helpers import generate, make_spec
+
+pytestmark = pytest.mark.e2e
+
+T = TypeVar("T")
+
+HOST = "127.0.0.1"
+BIN = Path(sys.executable).parent
+BACKENDS = ("filesystem", "redis")
+DEMO_VIEWS = ("sales:graph", "share:graph", "rows:table", "total:indicator")
+DEMO_FILTERS = ("region:dropdown", "product:multi", "year:range")
+# The generated cache retries a failing backend this often (signaling/cache.py).
+RETRY_SECONDS = 5.0
+HTTP_TIMEOUT = 60.0
+START_TIMEOUT = 90.0
+EMPTY_TEXT = "—"
+
+# Replaces the generated data.py: counts every call in DS_TEST_COUNTER (one short line written
+# with O_APPEND is atomic across processes), waits DS_TEST_DELAY seconds like a slow database,
+# and returns DS_TEST_ROWS deterministic rows with the columns the demo views draw from.
+DATA_DOUBLE = '''"""Test double: counts every computation in a file shared by all workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DATA_VERSION = "1"
+
+REGIONS = ("North", "South", "East", "West")
+PRODUCTS = ("Basic", "Plus", "Pro")
+
+
+def expensive_query(filters: dict[str, Any]) -> pd.DataFrame:
+    line = f"{os.getpid()} {json.dumps(filters, sort_keys=True)}\\n"
+    with open(os.environ["DS_TEST_COUNTER"], "a", encoding="utf-8") as counter:
+        counter.write(line)
+        counter.flush()
+    time.sleep(float(os.environ.get("DS_TEST_DELAY", "0.3")))
+    index = np.arange(int(os.environ.get("DS_TEST_ROWS", "48")))
+    return pd.DataFrame(
+        {
+            "region": np.array(REGIONS, dtype=object)[index % len(REGIONS)],
+            "product": np.array(PRODUCTS, dtype=object)[index % len(PRODUCTS)],
+            "year": 2019 + index % 7,
+            "day": pd.Timestamp("2024-01-01") + pd.to_timedelta(index % 730, unit="D"),
+            "units": 1 + index % 19,
+            "amount": (index % 997) * 1.5 + 10.0,
+        }
+    )
+'''
+
+
+def expected_total(rows: int) -> str:
+    """What the `total` indicator shows for DS_TEST_ROWS=rows (the double ignores the filters)."""
+    cycles, rest = divmod(rows, 997)
+    total = sum((i * 1.5 + 10.0) * (cycles + (i < rest)) for i in range(997))
+    return f"{total:,.0f}"
+
+
+def demo_spec(backend: str, name: str = "demo") -> Spec:
+    return make_spec(name, views=DEMO_VIEWS, filters=DEMO_FILTERS, backend=backend)
+
+
+# Distinct filter states, so that every test starts from entries nobody computed yet. None of
+# them selects all three products: LARGEST below stays apart.
+_FRESH_STATES = (
+    {"region": region, "product": products, "year": [start, end]}
+    for start in range(2019, 2026)
+    for end in range(start, 2026)
+    for region in ("North", "South", "East", "West", None)
+    for products in ([], ["Pro"], ["Basic", "Plus"])
+)
+_FRESH_LOCK = threading.Lock()
+LARGEST = {"region": "North", "product": ["Basic", "Plus", "Pro"], "year": [2019, 2025]}
+
+
+def fresh_filters() -> dict[str, Any]:
+    with _FRESH_LOCK:
+        return dict(next(_FRESH_STATES))
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def describe(self) -> str:
+        return f"HTTP {self.status}: {self.body[:600]!r}"
+
+
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    content_type: str = "application/json",
+) -> Reply:
+    connection = http.client.HTTPConnection(HOST, port, timeout=HTTP_TIMEOUT)
+    try:
+        headers = {} if body is None else {"Content-Type": content_type}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return Reply(response.status, response.read())
+    finally:
+        connection.close()
+
+
+def all_at_once(calls: list[Callable[[], T]]) -> list[T]:
+    """Run every call in its own thread, released together; results in order."""
+    barrier = threading.Barrier(len(calls), timeout=30)
+
+    def released(call: Callable[[], T]) -> T:
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(released, call) for call in calls]
+        return [future.result(timeout=3 * HTTP_TIMEOUT) for future in futures]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def split_output(output: str) -> list[tuple[str, str]]:
+    # "id.prop" for one output, "..id1.prop1...id2.prop2.." for several.
+    parts = output.strip(".").split("...") if output.startswith("..") else [output]
+    return [(part.rsplit(".", 1)[0], part.rsplit(".", 1)[1]) for part in parts]
+
+
+def callback_body(callback: dict[str, Any], values: list[Any]) -> dict[str, Any]:
+    """The body Dash's renderer POSTs to /_dash-update-component for `callback`."""
+    outputs = [{"id": cid, "property": prop} for cid, prop in split_output(callback["output"])]
+    inputs = [
+        {"id": dep["id"], "property": dep["property"], "value": value}
+        for dep, value in zip(callback["inputs"], values, strict=True)
+    ]
+    return {
+        "output": callback["output"],
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": inputs,
+        "changedPropIds": [f"{dep['id']}.{dep['property']}" for dep in inputs],
+        "state": [],
+    }
+
+
+# --- a generated project served by gunicorn ---------------------------------------------------
+
+
+@dataclass
+class App:
+    """One generated project under gunicorn, seen from its HTTP port, log and counter file."""
+
+    port: int
+    log: Path
+    counter: Path
+    cache_dir: Path
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+
+    def computations(self) -> int:
+        """How many times expensive_query ran, in every worker, since the server started."""
+        try:
+            text = self.counter.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return 0
+        return sum(1 for line in text.splitlines() if line.strip())
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size
+
+    def log_text(self, since: int = 0) -> str:
+        with self.log.open("rb") as handle:
+            handle.seek(since)
+            return handle.read().decode("utf-8", errors="replace")
+
+    def assert_no_errors(self, since: int = 0) -> None:
+        text = self.log_text(since)
+        assert "Traceback" not in text and "Exception on" not in text, text[-4000:]
+
+    @property
+    def compute_callback(self) -> dict[str, Any]:
+        return next(cb for cb in self.callbacks if cb["output"] == f"{SIGNAL_ID}.data")
+
+    @property
+    def consumer_callbacks(self) -> list[dict[str, Any]]:
+        return [cb for cb in self.callbacks if cb["output"] != f"{SIGNAL_ID}.data"]
+
+    def consumer(self, view_id: str) -> dict[str, Any]:
+        return next(
+            cb for cb in self.consumer_callbacks if split_output(cb["output"])[0][0] == view_id
+        )
+
+    def post(self, body: Any, content_type: str = "application/json") -> Reply:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
+        return http_request(self.port, "POST", "/_dash-update-component", raw, content_type)
+
+    def compute(self, filters: dict[str, Any]) -> Reply:
+        callback = self.compute_callback
+        assert all(dep["property"] == "value" for dep in callback["inputs"])
+        return self.post(callback_body(callback, [filters[d["id"]] for d in callback["inputs"]]))
+
+    def consume(self, callback: dict[str, Any], signal_value: Any) -> Reply:
+        return self.post(callback_body(callback, [signal_value]))
+
+    def consume_all(self, signal_value: Any) -> list[tuple[dict[str, Any], Reply]]:
+        """Every view's consumer at once, as the browser fires them when the store changes."""
+        callbacks = self.consumer_callbacks
+        replies = all_at_once(
+            [functools.partial(self.consume, cb, signal_value) for cb in callbacks]
+        )
+        return list(zip(callbacks, replies, strict=True))
+
+    def change_filters(self, filters: dict[str, Any]) -> tuple[Any, list[tuple[Any, Reply]]]:
+        """What the browser does on a filter change: compute, then every consumer at once."""
+        computed = self.compute(filters)
+        assert computed.status == 200, computed.describe()
+        signal_value = signal_of(computed)
+        return signal_value, self.consume_all(signal_value)
+
+
+def signal_of(reply: Reply) -> Any:
+    return reply.json()["response"][SIGNAL_ID]["data"]
+
+
+def assert_view_content(callback: dict[str, Any], reply: Reply) -> None:
+    """A consumer's answer that shows data: not an error, not an empty state."""
+    assert reply.status == 200, f"{callback['output']}: {reply.describe()}"
+    assert b"Traceback" not in reply.body
+    response = reply.json()["response"]
+    for component_id, prop in split_output(callback["output"]):
+        value = response[component_id][prop]
+        if prop == "figure":
+            assert value["data"], f"{component_id}: a figure without traces"
+        elif prop in ("rowData", "columnDefs"):
+            assert isinstance(value, list) and value, f"{component_id}.{prop} is empty"
+        else:
+            assert value.replace(",", "").isdigit(), f"{component_id}: {value!r}"
+
+
+def assert_empty_state(callback: dict[str, Any], reply: Reply) -> None:
+    """A consumer's answer to a signal it refuses: no update, or the first-load empty state."""
+    assert reply.status in (200, 204), f"{callback['output']}: {reply.describe()}"
+    if reply.status == 204:
+        return
+    response = reply.json()["response"]
+    for component_id, prop in split_output(callback["output"]):
+        value = response[component_id][prop]
+        if prop == "figure":
+            assert value["data"] == [], f"{component_id} shows data for a forged signal"
+        elif prop in ("rowData", "columnDefs"):
+            assert value == [], f"{component_id}.{prop} shows data for a forged signal"
+        else:
+            assert value == EMPTY_TEXT, f"{component_id} shows {value!r} for a forged signal"
+
+
+@functools.cache
+def gunicorn_command() -> tuple[str, ...]:
+    gunicorn = shutil.which("gunicorn", path=str(BIN))
+    assert gunicorn, "gunicorn must be installed beside this Python"
+    help_text = subprocess.run(
+        [gunicorn, "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
+    # gunicorn >= 25 opens a control socket in $HOME unless told not to.
+    extra = ("--no-control-socket",) if "--no-control-socket" in help_text else ()
+    return (gunicorn, "app:server", *extra)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process started here (in its own session) and anything left in its group."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    # gunicorn's workers share the master's process group (start_new_session=True).
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def start_app(
+    tmp: Path,
+    spec: Spec,
+    *,
+    workers: int = 4,
+    redis_url: str | None = None,
+    delay: float = 0.3,
+    rows: int | None = None,
+) -> tuple[App, subprocess.Popen[bytes]]:
+    """Generate `spec` into `tmp`, swap in the counting data.py, run it under gunicorn."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    project = generate(tmp / spec.app.name, spec)
+    (project / "data.py").write_text(DATA_DOUBLE, encoding="utf-8")
+    app = App(
+        port=free_port(),
+        log=tmp / "gunicorn.log",
+        counter=tmp / "computations.txt",
+        cache_dir=tmp / "cache",
+    )
+    env = {
+        "PATH": f"{BIN}:/usr/bin:/bin",
+        "HOME": str(tmp),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "CACHE_DIR": str(app.cache_dir),
+        "DS_TEST_COUNTER": str(app.counter),
+        "DS_TEST_DELAY": str(delay),
+    }
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
+    if rows is not None:
+        env["DS_TEST_ROWS"] = str(rows)
+    command = [
+        *gunicorn_command(),
+        *("-w", str(workers), "-b", f"{HOST}:{app.port}"),
+        *("--timeout", "90", "--graceful-timeout", "5"),
+    ]
+    with app.log.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert process.poll() is None, "gunicorn exited:\n" + app.log_text()[-4000:]
+            assert time.monotonic() < deadline, "gunicorn did not start:\n" + app.log_text()
+            try:
+                reply = http_request(app.port, "GET", "/_dash-dependencies")
+            except OSError:
+                time.sleep(0.2)
+                continue
+            assert reply.status == 200, reply.describe()
+            app.callbacks = reply.json()
+            break
+        # Give the other workers time to import the app: a burst they share.
+        for _ in range(2):
+            all_at_once([lambda: http_request(app.port, "GET", "/_dash-layout")] * workers * 2)
+    except BaseException:
+        stop_process(process)
+        raise
+    return app, process
+
+
+@contextlib.contextmanager
+def serve(tmp: Path, spec: Spec, **options: Any) -> Iterator[App]:
+    """`start_app` for the length of a `with` block."""
+    app, process = start_app(tmp, spec, **options)
+    try:
+        yield app
+    finally:
+        stop_process(process)
+
+
+# --- redis-server ---------------------------------------------------------------------------
+
+
+class RedisServer:
+    """A redis-server on 127.0.0.1 that can be stopped and started again on the same port."""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            pytest.fail("these tests need redis-server (apt-get install redis-server)")
+        self.executable = executable
+        self.directory = directory
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host=HOST, port=self.port, socket_timeout=5, socket_connect_timeout=1)
+
+    def start(self) -> None:
+        assert self.process is None, "already running"
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                *("--port", str(self.port), "--bind", HOST),
+                *("--save", "", "--appendonly", "no"),
+                *("--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 15
+        while True:
+            assert self.process.poll() is None, "redis-server exited: " + self._log_tail()
+            try:
+                if self.client().ping():
+                    return
+            except redis.RedisError:
+                pass
+            assert time.monotonic() < deadline, "redis-server did not start: " + self._log_tail()
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        stop_process(process)
+        deadline = time.monotonic() + 10
+        while True:  # the port refuses connections before we go on
+            try:
+                socket.create_connection((HOST, self.port), timeout=0.5).close()
+            except OSError:
+                return
+            assert time.monotonic() < deadline, f"port {self.port} still answers"
+            time.sleep(0.05)
+
+    def _log_tail(self) -> str:
+        log = self.directory / "redis.log"
+        return log.read_text(errors="replace")[-2000:] if log.exists() else ""
+
+
+@contextlib.contextmanager
+def running_redis(
+    directory: Path, port: int | None = None, *, start: bool = True
+) -> Iterator[RedisServer]:
+    server = RedisServer(directory, free_port() if port is None else port)
+    try:
+        if start:
+            server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+# --- shared servers ---------------------------------------------------------------------------
+
+
+class Fleet:
+    """Servers shared by the tests of this module, started on first use, stopped at its end."""
+
+    def __init__(self, tmp_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_factory
+        self._apps: dict[str, App] = {}
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._redis: RedisServer | None = None
+
+    @property
+    def redis(self) -> RedisServer:
+        if self._redis is None:
+            self._redis = RedisServer(self._tmp.mktemp("redis"), free_port())
+            self._redis.start()
+        return self._redis
+
+    def app(self, backend: str) -> App:
+        url = self.redis.url if backend == "redis" else None
+        return self.custom(f"app-{backend}", demo_spec(backend), redis_url=url)
+
+    def custom(self, name: str, spec: Spec, **options: Any) -> App:
+        if name not in self._apps:
+            app, process = start_app(self._tmp.mktemp(name), spec, **options)
+            self._apps[name] = app
+            self._processes.append(process)
+        return self._apps[name]
+
+    def close(self) -> None:
+        """Stop every server at once (gunicorn takes a second or two to stop), then Redis."""
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, len(self._processes))) as pool:
+                list(pool.map(stop_process, self._processes))
+        finally:
+            if self._redis is not None:
+                self._redis.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    servers = Fleet(tmp_path_factory)
+    try:
+        yield servers
+    finally:
+        servers.close()
+
+
+@pytest.fixture
+def stack() -> Iterator[contextlib.ExitStack]:
+    with contextlib.ExitStack() as exit_stack:
+        yield exit_stack
+
+
+def flush_cache(fleet: Fleet, backend: str, app: App) -> None:
+    """Empty the shared cache behind the app's back (the lock files stay, as they would)."""
+    if backend == "redis":
+        client = fleet.redis.client()
+        client.flushall()
+        assert client.dbsize() == 0
+        return
+    # Every file under CACHE_DIR (wherever the backend keeps its entries) but the lock files.
+    entries = [
+        path
+        for path in app.cache_dir.rglob("*")
+        if path.is_file() and path.relative_to(app.cache_dir).parts[0] != "locks"
+    ]
+    assert entries, f"nothing was cached in {app.cache_dir}"
+    for path in entries:
+        path.unlink()
+
+
+# --- 1 to 3: one computation per filter state, whatever the concurrency ----------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_filter_change_runs_the_query_once_for_every_view(fleet: Fleet, backend: str) -> None:
+    app = fleet.app(backend)
+    offset, before = app.log_size(), app.computations()
+
+    signal_value, replies = app.change_filters(fresh_filters())
+
+    assert len(replies) == len(DEMO_VIEWS)
+    for callback, reply in replies:
+        assert_view_content(callback, reply)
+    assert app.computations() - before == 1, app.counter.read_text()
+    assert set(signal_value) == {"filters"}
+    app.assert_no_errors(offset)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_stampede_of_sessions_runs_the_query_once(fleet: Fleet, backend: str) -> None:
+    app = fleet.app(backend)
+    offset, before = app.log_size(), app.computations()
+    filters = fresh_filters()
+
+    computed = all_at_once([functools.partial(app.compute, filters)] * 20)
+
+    assert [reply.status for reply in computed] == [200] * 20, computed[0].describe()
+    signals = [signal_of(reply) for reply in computed]
+    assert all(value == signals[0] for value in signals)
+    assert app.computations() - before == 1, app.counter.read_text()
+
+    sessions = all_at_once([functools.partial(app.change_filters, filters)] * 20)
+
+    for _, replies in sessions:
+        assert len(replies) == len(DEMO_VIEWS)
+        for callback, reply in replies:
+            assert_view_content(callback, reply)
+    assert app.computations() - before == 1, app.counter.read_text()
+    app.assert_no_errors(offset)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_entry_gone_before_the_consumers_is_recomputed_once(fleet: Fleet, backend: str) -> None:
+    app = fleet.app(backend)
+    offset, before = app.log_size(), app.computations()
+    computed = app.compute(fresh_filters())
+    assert computed.status == 200, computed.describe()
+    assert app.computations() - before == 1
+
+    flush_cache(fleet, backend, app)
+    replies = app.consume_all(signal_of(computed))
+
+    for callback, reply in replies:
+        assert_view_content(callback, reply)
+    assert app.computations() - before == 2, app.counter.read_text()
+    app.assert_no_errors(offset)
+
+
+# --- 4: Redis outages ---------------------------------------------------------------------------
+
+
+def unavailable_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "cache unavailable" in line]
+
+
+def available_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "cache available again" in line]
+
+
+def assert_served_without_cache(app: App, filters: dict[str, Any], rounds: int) -> None:
+    for _ in range(rounds):
+        _, replies = app.change_filters(filters)
+        for callback, reply in replies:
+            assert_view_content(callback, reply)
+
+
+def assert_cache_used_again(app: App, since: int) -> None:
+    """After RETRY_SECONDS the workers use Redis again: repeated requests stop computing."""
+    filters = fresh_filters()
+    first = app.computations()
+    app.change_filters(filters)
+    second = app.computations()
+    for _ in range(3):
+        _, replies = app.change_filters(filters)
+        for callback, reply in replies:
+            assert_view_content(callback, reply)
+    assert second - first == 1, app.counter.read_text()
+    assert app.computations() == second, "the cache is still bypassed:\n" + app.log_text(since)
+    back = available_lines(app.log_text(since))
+    assert 1 <= len(back) <= 4, app.log_text(since)
+
+
+def test_redis_unreachable_at_start_is_bypassed_then_used_again(
+    stack: contextlib.ExitStack, tmp_path: Path
+) -> None:
+    redis_server = stack.enter_context(running_redis(tmp_path / "redis", start=False))
+    app = stack.enter_context(
+        serve(tmp_path / "app", demo_spec("redis"), redis_url=redis_server.url, delay=0.1)
+    )
+    filters = fresh_filters()
+
+    assert_served_without_cache(app, filters, rounds=3)
+    time.sleep(RETRY_SECONDS + 0.5)  # the workers try Redis again, fail again: no new warning
+    assert_served_without_cache(app, filters, rounds=2)
+
+    warnings = unavailable_lines(app.log_text())
+    assert 1 <= len(warnings) <= 4, "one warning per worker and outage at most:\n" + "\n".join(
+        warnings
+    )
+
+    redis_server.start()
+    time.sleep(RETRY_SECONDS + 0.5)
+    offset = app.log_size()
+    assert_cache_used_again(app, offset)
+    assert not unavailable_lines(app.log_text(offset))
+    app.assert_no_errors()
+
+
+def test_redis_stopped_mid_run_is_bypassed_then_used_again(
+    stack: contextlib.ExitStack, tmp_path: Path
+) -> None:
+    redis_server = stack.enter_context(running_redis(tmp_path / "redis"))
+    app = stack.enter_context(
+        serve(tmp_path / "app", demo_spec("redis"), redis_url=redis_server.url, delay=0.1)
+    )
+    filters = fresh_filters()
+    before = app.computations()
+    app.change_filters(filters)
+    app.change_filters(filters)
+    assert app.computations() - before == 1
+    assert not unavailable_lines(app.log_text())
+
+    redis_server.stop()
+    stopped = app.log_size()
+    assert_served_without_cache(app, filters, rounds=3)
+    time.sleep(RETRY_SECONDS + 0.5)
+    assert_served_without_cache(app, filters, rounds=2)
+
+    warnings = unavailable_lines(app.log_text(stopped))
+    assert 1 <= len(warnings) <= 4, "one warning per worker and outage at most:\n" + "\n".join(
+        warnings
+    )
+
+    redis_server.start()
+    time.sleep(RETRY_SECONDS + 0.5)
+    offset = app.log_size()
+    assert_cache_used_again(app, offset)
+    assert not unavailable_lines(app.log_text(offset))
+    app.assert_no_errors()
+
+
+# --- 5: hostile clients -----------------------------------------------------------------------
+
+HOSTILE_FILTERS = (*DEMO_FILTERS, "price:range=0.5..99.5")  # price: a float range, step 0.99
+VALID = {"region": "North", "product": ["Pro"], "year": [2020, 2023], "price": [0.5, 99.5]}
+FOREIGN_KEY = "dashsignal:other_app:0123456789ab:1:pickle5:" + "0" * 64
+TOO_LARGE = 10**400  # valid JSON; Python parses it to an int no float can hold
+
+
+def compute_with(**values: Any) -> Callable[[App], Any]:
+    def body(app: App) -> Any:
+        filters = {**VALID, **values}
+        callback = app.compute_callback
+        return callback_body(callback, [filters[dep["id"]] for dep in callback["inputs"]])
+
+    return body
+
+
+def consume_with(signal_value: Any, view: str = "total") -> Callable[[App], Any]:
+    return lambda app: callback_body(app.consumer(view), [signal_value])
+
+
+def edited(
+    make: Callable[[App], Any], edit: Callable[[dict[str, Any]], Any]
+) -> Callable[[App], Any]:
+    def body(app: App) -> Any:
+        data = make(app)
+        result = edit(data)
+        return data if result is None else result
+
+    return body
+
+
+def raw(data: bytes) -> Callable[[App], Any]:
+    return lambda app: data
+
+
+def without(*keys: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda body: {k: v for k, v in body.items() if k not in keys}
+
+
+def setting(key: str, value: Any) -> Callable[[dict[str, Any]], Any]:
+    return lambda body: {**body, key: value}
+
+
+FORGED_SIGNALS = {
+    "foreign-cache-key": {"cache_key": FOREIGN_KEY},
+    "foreign-cache-key-beside-filters": {"cache_key": FOREIGN_KEY, "filters": None},
+    "key-as-string": FOREIGN_KEY,
+    "number": 42,
+    "list": [FOREIGN_KEY],
+    "boolean": True,
+    "null": None,
+    "filters-not-a-mapping": {"filters": ["North"]},
+    "filters-undeclared-value": {"filters": {**VALID, "region": "Atlantis"}},
+    "filters-extra-key": {"filters": {**VALID, "cache_key": FOREIGN_KEY}},
+    "filters-missing-key": {"filters": {"region": "North"}},
+    "filters-off-step": {"filters": {**VALID, "year": [2020.5, 2023]}},
+    "filters-unhashable-option": {"filters": {**VALID, "product": [["Pro"]]}},
+    "filters-boolean-number": {"filters": {**VALID, "year": [True, 2023]}},
+    "filters-huge-number": {"filters": {**VALID, "year": [TOO_LARGE, 2023]}},
+}
+FORGED_FILTERS = {
+    "undeclared-option": {"region": "Atlantis"},
+    "option-of-wrong-type": {"region": 1},
+    "option-as-list": {"region": ["North"]},
+    "undeclared-multi-option": {"product": ["Pro", "Gold"]},
+    "multi-as-string": {"product": "Pro"},
+    "multi-longer-than-options": {"product": ["Pro", "Pro", "Pro", "Pro"]},
+    "multi-of-lists": {"product": [["Pro"]]},
+    "range-outside-bounds": {"year": [2018, 2023]},
+    "range-reversed": {"year": [2023, 2020]},
+    "range-wrong-length": {"year": [2020]},
+    "range-as-string": {"year": "2020..2023"},
+    "range-of-booleans": {"year": [True, True]},
+    "range-huge-number": {"year": [TOO_LARGE, 2023]},
+    "integer-range-off-step": {"year": [2020.5, 2023]},
+    "float-range-off-step": {"price": [0.123, 99.5]},
+    "float-range-between-steps": {"price": [0.5, 0.5 + 0.99 / 2]},
+    "float-range-outside-bounds": {"price": [0.5, 99.6]},
+}
+NAN_BODY = (
+    b'{"output":"dashsignal-signal.data","outputs":{"id":"dashsignal-signal","property":"data"},'
+    b'"inputs":[{"id":"region","property":"value","value":null},'
+    b'{"id":"product","property":"value","value":[]},'
+    b'{"id":"year","property":"value","value":[NaN,2020]},'
+    b'{"id":"price","property":"value","value":[0.5,99.5]}],"changedPropIds":[],"state":[]}'
+)
+MALFORMED = {
+    "not-json": raw(b"{this is not json"),
+    "json-array": raw(b"[1, 2, 3]"),
+    "json-string": raw(b'"hello"'),
+    "empty-object": raw(b"{}"),
+    "missing-output": edited(compute_with(), without("output")),
+    "missing-outputs": edited(compute_with(), without("outputs")),
+    "missing-inputs": edited(compute_with(), without("inputs")),
+    "unknown-output": edited(compute_with(), setting("output", "nope.figure")),
+    "output-as-list": edited(compute_with(), setting("output", [f"{SIGNAL_ID}.data"])),
+    "output-as-object": edited(compute_with(), setting("output", {"id": SIGNAL_ID})),
+    "inputs-as-object": edited(compute_with(), setting("inputs", {"region": "North"})),
+    "input-without-property": edited(
+        compute_with(), lambda b: setting("inputs", [{"id": "region"}, *b["inputs"][1:]])(b)
+    ),
+    "input-id-a-number": edited(
+        compute_with(),
+        lambda b: setting("inputs", [{**b["inputs"][0], "id": 7}, *b["inputs"][1:]])(b),
+    ),
+    "fewer-inputs-than-declared": edited(
+        compute_with(), lambda b: setting("inputs", b["inputs"][:-1])(b)
+    ),
+    "more-inputs-than-declared": edited(
+        compute_with(), lambda b: setting("inputs", [*b["inputs"], b["inputs"][0]])(b)
+    ),
+    "consumer-without-inputs": edited(consume_with(None), setting("inputs", [])),
+    "outputs-of-another-callback": edited(
+        compute_with(), setting("outputs", {"id": "total", "property": "children"})
+    ),
+    "outputs-empty-list": edited(compute_with(), setting("outputs", [])),
+    "outputs-a-number": edited(compute_with(), setting("outputs", 5)),
+    "changed-prop-ids-numbers": edited(compute_with(), setting("changedPropIds", [1])),
+    "state-not-a-list": edited(compute_with(), setting("state", "x")),
+}
+# Expected status of each hostile request: 200 (empty state) or 204 for well-formed forgeries.
+HOSTILE_CASES: dict[str, tuple[Callable[[App], Any], str]] = {
+    **{f"signal-{k}": (consume_with(v), "forged-signal") for k, v in FORGED_SIGNALS.items()},
+    **{f"filters-{k}": (compute_with(**v), "refused") for k, v in FORGED_FILTERS.items()},
+    "filters-nan": (raw(NAN_BODY), "refused"),
+    **{f"malformed-{k}": (make, "malformed") for k, make in MALFORMED.items()},
+    "oversized-2MiB-json": (edited(compute_with(), setting("padding", "x" * 2**21)), "too-large"),
+    "oversized-2MiB-bytes": (raw(b"{" + b" " * 2**21 + b"}"), "too-large"),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_app(fleet: Fleet) -> App:
+    spec = make_spec("shop", views=DEMO_VIEWS, filters=HOSTILE_FILTERS, backend="filesystem")
+    return fleet.custom("hostile", spec, workers=2)
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_CASES))
+def test_a_hostile_request_is_answered_cleanly_and_runs_nothing(
+    hostile_app: App, case: str
+) -> None:
+    make, kind = HOSTILE_CASES[case]
+    app = hostile_app
+    offset, before = app.log_size(), app.computations()
+
+    reply = app.post(make(app))
+
+    problems = []
+    expected = {"refused": {204}, "malformed": {400}, "too-large": {413}}.get(kind, {200, 204})
+    if reply.status not in expected:
+        problems.append(f"expected HTTP {sorted(expected)}, got {reply.describe()}")
+    if b"Traceback" in reply.body:
+        problems.append("a traceback in the response body")
+    if kind == "forged-signal" and reply.status == 200:
+        try:
+            assert_empty_state(app.consumer("total"), reply)
+        except AssertionError as error:
+            problems.append(str(error))
+    if app.computations() != before:
+        problems.append(f"the query ran {app.computations() - before} time(s)")
+    errors = app.log_text(offset)
+    if "Traceback" in errors or "Exception on" in errors:
+        problems.append("the server logged an error:\n" + errors[-2500:])
+    assert not problems, "\n".join(problems)
+
+
+def test_a_forged_signal_shows_the_empty_state_in_every_view(hostile_app: App) -> None:
+    app = hostile_app
+    before = app.computations()
+    for callback, reply in app.consume_all({"cache_key": FOREIGN_KEY}):
+        assert_empty_state(callback, reply)
+    assert app.computations() == before
+
+
+def test_values_on_the_slider_steps_are_accepted_and_share_one_entry(hostile_app: App) -> None:
+    """The control for the refusals above: on-step values compute once, equal forms share it."""
+    app = hostile_app
+    before = app.computations()
+    on_steps = {**VALID, "year": [2020, 2023], "price": [0.5 + 0.99, 99.5]}
+    same_values = {**on_steps, "year": [2020.0, 2023.0], "price": [1.49, 99.5]}
+
+    first, second = app.compute(on_steps), app.compute(same_values)
+
+    assert first.status == second.status == 200, first.describe() + second.describe()
+    assert signal_of(first) == signal_of(second)
+    assert signal_of(first)["filters"]["year"] == [2020, 2023]
+    assert app.computations() - before == 1
+
+
+# --- 6: the simple backend under several workers -------------------------------------------------
+
+
+def test_simple_cache_under_several_gunicorn_workers_warns_at_start(
+    stack: contextlib.ExitStack, tmp_path: Path
+) -> None:
+    app = stack.enter_context(serve(tmp_path, demo_spec("simple"), workers=2))
+    expected = "cache backend 'simple' under 2 gunicorn workers"
+    deadline = time.monotonic() + 30
+    while expected not in app.log_text():
+        assert time.monotonic() < deadline, "no warning in the log:\n" + app.log_text()
+        time.sleep(0.2)
+    _, replies = app.change_filters(fresh_filters())
+    for callback, reply in replies:
+        assert_view_content(callback, reply)
+
+
+# --- 7: the signal stays small whatever the data ----------------------------------------------
+
+
+def test_the_signal_is_small_and_does_not_grow_with_the_data(
+    fleet: Fleet, stack: contextlib.ExitStack, tmp_path: Path
+) -> None:
+    small = fleet.app("filesystem")
+    rows = 1_000_000
+    big = stack.enter_context(
+        serve(tmp_path, demo_spec("filesystem"), workers=2, delay=0, rows=rows)
+    )
+
+    small_reply, big_reply = small.compute(LARGEST), big.compute(LARGEST)
+
+    assert small_reply.status == big_reply.status == 200
+    small_signal, big_signal = signal_of(small_reply), signal_of(big_reply)
+    assert len(json.dumps(small_signal)) < 300, small_signal
+    assert big_signal == small_signal
+    assert big_reply.body == small_reply.body
+    assert big.computations() == 1
+
+    for app, count in ((small, 48), (big, rows)):
+        replies = {cb["output"]: reply for cb, reply in app.consume_all(big_signal)}
+        for callback in app.consumer_callbacks:
+            assert_view_content(callback, replies[callback["output"]])
+        total = replies["total.children"].json()["response"]["total"]["children"]
+        assert total == expected_total(count)
+    assert big.computations() == 1
+    big.assert_no_errors()
