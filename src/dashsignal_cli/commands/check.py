@@ -22,8 +22,11 @@ def check(
         ),
     ] = False,
 ) -> None:
-    """Report anything off and exit non-zero: invalid spec, stale or hand-edited generated code,
-    modules of removed views, risky configuration."""
+    """Exit non-zero with a report when the project is off its spec, edited, or risky.
+
+    Checks: the spec is valid; the generated code is in line with it; no generated file was
+    edited by hand; no view module belongs to a removed view; the configuration is not risky.
+    """
     from pathlib import Path
 
     from dashsignal_cli.checks import Finding, find_problems

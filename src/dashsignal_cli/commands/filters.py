@@ -33,23 +33,31 @@ def add_filter(
             "--option",
             metavar="VALUE",
             help="An option of a dropdown, multi, checklist or radio filter; repeat for more "
-            "(whole numbers stay numbers) [default: demo options].",
-            show_default=False,
+            "(whole numbers stay numbers).",
+            show_default="demo options",
         ),
     ] = None,
     minimum: Annotated[
         str | None,
-        typer.Option("--min", help="Lower bound of a range (number) or dates (YYYY-MM-DD) filter."),
+        typer.Option(
+            "--min",
+            metavar="X",
+            help="Lower bound of a range (number) or dates (YYYY-MM-DD) filter.",
+        ),
     ] = None,
     maximum: Annotated[
         str | None,
-        typer.Option("--max", help="Upper bound of a range (number) or dates (YYYY-MM-DD) filter."),
+        typer.Option(
+            "--max",
+            metavar="Y",
+            help="Upper bound of a range (number) or dates (YYYY-MM-DD) filter.",
+        ),
     ] = None,
     project: ProjectOption = None,
     dry_run: DryRunOption = False,
     force: ForceOption = False,
 ) -> None:
-    """Add a filter: a [[filters]] entry, its control, and its input to the compute callback."""
+    """Add a filter: its entry in dashsignal.toml, its control, its input to the compute step."""
     from dashsignal_cli.answers import filter_table
     from dashsignal_cli.spec_edit import add_entry
 

@@ -17,7 +17,9 @@ REMOVE_EPILOG = "Example:\n\n  dashsignal remove-view chart3 --dry-run"
 
 def add_view(
     view_id: Annotated[str, typer.Argument(metavar="ID", help="The new view's id, e.g. chart3.")],
-    kind: Annotated[str, typer.Option("--kind", "-k", help="graph, table or indicator.")] = "graph",
+    kind: Annotated[
+        str, typer.Option("--kind", "-k", metavar="KIND", help="graph, table or indicator.")
+    ] = "graph",
     title: Annotated[
         str | None,
         typer.Option("--title", metavar="TEXT", help="The card's title.", show_default="from ID"),
@@ -26,7 +28,7 @@ def add_view(
     dry_run: DryRunOption = False,
     force: ForceOption = False,
 ) -> None:
-    """Add a view: a [[views]] entry, its own module views/ID.py, and its consumer callback."""
+    """Add a view: its entry in dashsignal.toml, its module views/ID.py, its consumer callback."""
     from dashsignal_cli.spec import humanize, view_from_data
     from dashsignal_cli.spec_edit import add_entry
 
