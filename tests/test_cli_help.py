@@ -8,7 +8,16 @@ from typer.testing import CliRunner
 
 from dashsignal_cli.cli import app
 
-COMMANDS = ["new", "add-view", "remove-view", "add-filter", "remove-filter", "regenerate", "check"]
+COMMANDS = [
+    "new",
+    "add-view",
+    "remove-view",
+    "add-filter",
+    "remove-filter",
+    "regenerate",
+    "check",
+    "graph",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -13,8 +13,9 @@ from dashsignal_cli.console import out
 from dashsignal_cli.manifest import MANIFEST_DIR
 from dashsignal_cli.planner import Action, Plan
 from dashsignal_cli.render import Owner
+from dashsignal_cli.spec import Spec
 
-__all__ = ["report_check", "report_check_json", "report_created", "report_plan"]
+__all__ = ["report_check", "report_check_json", "report_created", "report_flow", "report_plan"]
 
 
 def report_created(target: Path, written: list[str]) -> None:
@@ -101,6 +102,33 @@ def report_check_json(findings: list[Finding]) -> None:
         "problems": [{"code": f.code, "path": f.path, "message": f.message} for f in findings],
     }
     print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def report_flow(spec: Spec, output_format: str) -> None:
+    """The data flow of `spec` as a Rich tree, Mermaid or JSON."""
+    import json
+
+    from dashsignal_cli.flow import data_flow, mermaid
+
+    if output_format == "json":
+        print(json.dumps(data_flow(spec), indent=2, ensure_ascii=False))
+        return
+    if output_format == "mermaid":
+        print(mermaid(spec), end="")
+        return
+    flow = data_flow(spec)
+    tree = Tree(f"[bold]{escape(spec.app.title)}[/]")
+    filters = tree.add("[bold]filters[/]")
+    for item in flow["filters"]:
+        filters.add(f"{escape(item['id'])} [dim]({item['kind']})[/]")
+    compute = flow["compute"]
+    where = ", background" if compute["background"] else ""
+    detail = f"[dim]({compute['cache']}{where})[/]"
+    step = tree.add(f"[bold]compute_signal[/]: expensive_query once per change {detail}")
+    signal = step.add(f"[bold]signal[/] dcc.Store {flow['signal']}")
+    for item in flow["views"]:
+        signal.add(f"{escape(item['id'])} [dim]({item['kind']}: {escape(item['title'])})[/]")
+    out().print(tree)
 
 
 def _print_diff(path: str, before: str, after: str) -> None:

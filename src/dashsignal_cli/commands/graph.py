@@ -1,0 +1,43 @@
+"""`dashsignal graph`: the project's data flow, as a tree, a Mermaid diagram or JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dashsignal_cli.commands._common import ProjectOption
+
+EPILOG = (
+    "Examples:\n\n  dashsignal graph\n\n"
+    "  dashsignal graph --format mermaid >> README.md\n\n"
+    "  dashsignal graph --format json | jq .views"
+)
+
+
+def graph(
+    project: ProjectOption = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="tree (Rich, for people), mermaid (a diagram for a README) or json (for scripts).",
+        ),
+    ] = "tree",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+) -> None:
+    """Print the data flow: filters -> compute step -> signal store -> views."""
+    from pathlib import Path
+
+    from dashsignal_cli.errors import UsageError
+    from dashsignal_cli.project import ProjectFiles, find_project
+    from dashsignal_cli.report import report_flow
+    from dashsignal_cli.specfile import parse_spec_text
+
+    chosen = "json" if as_json else output_format
+    if chosen not in ("tree", "mermaid", "json"):
+        raise UsageError(f"unknown format {chosen!r}; allowed: tree, mermaid, json")
+    root = find_project(project, Path.cwd())
+    report_flow(parse_spec_text(ProjectFiles(root).spec_text), chosen)
