@@ -22,18 +22,22 @@ the computations across all worker processes), sleeps `--query-seconds`, and ret
 deterministic rows (seeded by the filter values) with the columns the views need: region, product,
 year, day (datetime64), units, amount.
 
-A filter change is: POST the compute callback, wait for its answer, then POST the five consumers
-at once with the signal it returned (for C: POST the five views at once with the filters). Each
-variant gets one warm-up change, then `--changes` measured ones, each with filter values no
-variant has seen before. For each change: the computations run (counter delta), the end-to-end
-time until the last view has answered, split into the compute answer and the views after it, the
-size of the store value as compact JSON (the signal; for D, the data) and the bytes of the five
-consumer responses. The table shows medians. The reference is the query alone: one call of
-`expensive_query` in this process (median of three after a warm-up call). For A and B, a
-stampede: 20 sessions at once on filter values not seen before, each posting the compute callback
-and then its five consumers; computations run and wall time. To explain the results it also times,
-in this process, each view's render (plus JSON encoding) and the cache write and read of one frame
-through the real flask-caching backends, and over HTTP each consumer of A and B alone, cache warm.
+A filter change is: POST the compute callback, wait for its answer, then POST the five consumers at
+once with the signal it returned (for C: POST the five views at once with the filters). Each
+variant gets one warm-up change, then `--changes` measured ones, each with distinct filter values
+(the same sequence for every variant; each variant has its own cache). For each change: the
+computations run (counter delta), the end-to-end time until the last view has answered, split into
+the compute answer and the views after it, the size of the store value as compact JSON (the signal;
+for D, the data) and the bytes of the five consumer responses. The table shows medians. The
+reference is the query alone: one call of `expensive_query` in this process (median of three after
+a warm-up call). For A and B, a stampede: 20 sessions at once on filter values not seen before,
+each posting the compute callback and then its five consumers; computations run and wall time. To
+explain the results it also times, in this process, each view's render (plus JSON encoding) and the
+cache write and read of one frame through the real flask-caching backends, and over HTTP each
+consumer of A and B alone, cache warm; from those, a floor for A and B on this machine: query alone
++ cache write + the longer of the slowest view alone and the sum of the views alone divided by the
+cores. The header gives the 1-minute load average at start and end: other work on the machine skews
+every number.
 
 Every response is checked (HTTP 200, the outputs present, views showing real data, the same total
 in every variant); nothing is asserted on the times. The output is GitHub-flavoured Markdown.
@@ -98,6 +102,7 @@ YEARS = [[low, high] for low in range(2019, 2026) for high in range(low, 2026)]
 MAX_STATES = 140  # distinct (region, product, year) states the cycle below yields
 TABLE_ROWS = 500  # views/rows.py shows the 500 most recent rows
 SESSIONS = 20
+BACKENDS = {"A": "filesystem", "B": "redis"}  # the cache backend of each signaling variant
 ALONE_RUNS = 3
 SENTINEL = "@@bench-value@@"
 START_SECONDS = 120.0
@@ -246,8 +251,8 @@ def update_total(filters: Any) -> Any:
 
 STORE_APP_PY = (
     '"""Variant D of benchmarks/bench_signaling.py: the data itself travels in the dcc.Store."""'
-    "\n\nimport io\n"
-    + _APP_HEAD
+    + "\n\n"
+    + _APP_HEAD.replace("from typing import Any\n", "import io\nfrom typing import Any\n", 1)
     + """
 
 @app.callback(Output(SIGNAL_ID, "data"), inputs=FILTER_INPUTS)
@@ -596,7 +601,7 @@ def redis_server(binary: str, workdir: Path) -> Iterator[int]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("redis-server did not answer within 20 s") from None
                 time.sleep(0.1)
-        client.close()
+        client.connection_pool.disconnect()
         yield port
     finally:
         stop(process)
@@ -635,7 +640,7 @@ def gunicorn(variant: Variant, workers: int, timeout: float, log: Path) -> Itera
             stop(process)
 
 
-def tail(log: Path, lines: int = 30) -> str:
+def tail(log: Path, lines: int = 60) -> str:
     try:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -651,7 +656,10 @@ def generate(parent: Path, name: str, backend: str) -> Path:
     command += [arg for view, kind in VIEWS for arg in ("--view", f"{view}:{kind}")]
     command += [arg for spec in FILTERS for arg in ("--filter", spec)]
     command += ["--cache", backend, "-C", str(parent)]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"dashsignal new failed:\n{done.stdout}{done.stderr}")
     project = parent / name
     (project / "data.py").write_text(DATA_PY, encoding="utf-8")
     return project
@@ -713,7 +721,9 @@ def in_process(
 
         def draw(module: ModuleType = module, kind: str = kind) -> object:
             result = module.render(frame)
-            return to_json_plotly(outputs.table_payload(result) if kind == "table" else result)
+            if kind == "graph":
+                return result.to_json()  # plotly's encoder, as Dash uses for its responses
+            return json.dumps(outputs.table_payload(result) if kind == "table" else result)
 
         draw()
         render[view] = statistics.median(timed(draw) for _ in range(3))
@@ -724,7 +734,6 @@ def in_process(
     read = statistics.median(timed(lambda: filesystem.get("frame")) for _ in range(3))
     cache["filesystem"] = (write, read)
 
-    client = redis.Redis(host=HOST, port=redis_port, socket_timeout=60)
     store = RedisCache(host=HOST, port=redis_port, default_timeout=300, socket_timeout=60)
 
     def parquet_write() -> None:
@@ -738,8 +747,7 @@ def in_process(
     write = statistics.median(timed(parquet_write) for _ in range(3))
     read = statistics.median(timed(parquet_read) for _ in range(3))
     cache["redis"] = (write, read)
-    client.flushall()
-    client.close()
+    store.delete("frame")
     return InProcess(statistics.median(times), render, cache)
 
 
@@ -825,6 +833,7 @@ def report(
     reference: InProcess,
     outcomes: list[Outcome],
     redis_binary: str,
+    load: tuple[float, float],
 ) -> None:
     query = reference.query
     print(
@@ -832,7 +841,8 @@ def report(
         f"(measured alone: {ms(query)} ms), {args.changes} filter changes (medians), "
         f"`gunicorn app:server -w {args.workers}` (sync), {os.cpu_count()} cores "
         f"({cpu_model()}), Python {platform.python_version()}, {platform.system()}; "
-        f"{library_versions(redis_binary)}"
+        f"{library_versions(redis_binary)}; load average (1 min) {load[0]:.1f} at start, "
+        f"{load[1]:.1f} at end"
     )
     print()
     print(
@@ -844,12 +854,13 @@ def report(
     for outcome in outcomes:
         changes = outcome.changes
         e2e = statistics.median(c.end_to_end for c in changes)
-        counts = ", ".join(str(c.computations) for c in changes)
+        counted_runs = ", ".join(str(c.computations) for c in changes)
         naive = outcome.variant.style == "naive"
         signal = "—" if naive else size(statistics.median(c.signal_bytes for c in changes))
+        compute = "—" if naive else ms(statistics.median(c.compute for c in changes))
         print(
-            f"| {outcome.variant.key}. {outcome.variant.label} | {counts} | {ms(e2e)} "
-            f"| {e2e / query:.2f} | {'—' if naive else ms(statistics.median(c.compute for c in changes))} "
+            f"| {outcome.variant.key}. {outcome.variant.label} | {counted_runs} | {ms(e2e)} "
+            f"| {e2e / query:.2f} | {compute} "
             f"| {ms(statistics.median(c.views for c in changes))} | {signal} "
             f"| {size(statistics.median(c.response_bytes for c in changes))} |"
         )
@@ -860,9 +871,9 @@ def report(
     print("| --- | ---: | ---: | ---: |")
     for outcome in outcomes:
         if outcome.stampede is not None:
-            runs, wall, ok = outcome.stampede
+            stampede_runs, wall, ok = outcome.stampede
             print(
-                f"| {outcome.variant.key}. {outcome.variant.label} | {runs} | {ms(wall)} "
+                f"| {outcome.variant.key}. {outcome.variant.label} | {stampede_runs} | {ms(wall)} "
                 f"| {ok}/{SESSIONS} |"
             )
     print()
@@ -878,8 +889,8 @@ def report(
     print("| one computation per filter change | " + " | ".join(cells) + " |")
     cells = []
     for o in signaling:
-        runs = o.stampede[0] if o.stampede else -1
-        cells.append(f"{check(runs == 1)} {runs}")
+        once = o.stampede[0] if o.stampede else -1
+        cells.append(f"{check(once == 1)} {once}")
     print(f"| one computation per stampede ({SESSIONS} sessions) | " + " | ".join(cells) + " |")
     cells = []
     for o in signaling:
@@ -916,6 +927,23 @@ def report(
     print(f"| FileSystemCache (pickle) | {ms(write)} | {ms(read)} |")
     write, read = reference.cache["redis"]
     print(f"| RedisCache (Parquet, uncompressed) | {ms(write)} | {ms(read)} |")
+    cores = os.cpu_count() or 1
+    print()
+    print(
+        f"Floor on {cores} cores: query alone + cache write + the longer of the slowest view "
+        f"alone and the sum of the views alone / {cores}."
+    )
+    print()
+    print("| | " + " | ".join(o.variant.key for o in signaling) + " |")
+    print("| --- |" + " ---: |" * len(signaling))
+    floors, measured = [], []
+    for o in signaling:
+        write = reference.cache[BACKENDS[o.variant.key]][0]
+        views = max(max(o.alone.values()), sum(o.alone.values()) / cores)
+        floors.append(f"{ms(query + write + views)} ms")
+        measured.append(f"{ms(statistics.median(c.end_to_end for c in o.changes))} ms")
+    print("| floor | " + " | ".join(floors) + " |")
+    print("| measured end-to-end | " + " | ".join(measured) + " |")
     totals = {c.total for o in outcomes for c in o.changes}
     per_change = [{o.changes[i].total for o in outcomes} for i in range(args.changes)]
     same = all(len(values) == 1 for values in per_change)
@@ -951,6 +979,7 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.redis_server).exists():
         parser.error(f"no redis-server at {args.redis_server}")
 
+    load_at_start = os.getloadavg()[0]
     states = filter_states(args.changes + 2)  # warm-up, the changes, the stampede
     os.environ.pop("BENCH_COUNTER_FILE", None)
     os.environ["BENCH_ROWS"] = str(args.rows)
@@ -1014,7 +1043,8 @@ def main(argv: list[str] | None = None) -> int:
                 run_variant(v, states, args.changes, args.workers, args.timeout, workdir)
                 for v in variants
             ]
-    report(args, reference, outcomes, args.redis_server)
+    load = (load_at_start, os.getloadavg()[0])
+    report(args, reference, outcomes, args.redis_server, load)
     return 0
 
 
