@@ -44,7 +44,7 @@ in every variant); nothing is asserted on the times. The output is GitHub-flavou
 Run it from the repository root with the project's virtualenv:
 
     python benchmarks/bench_signaling.py [--rows N] [--query-seconds S] [--changes K]
-    # defaults: 1_000_000 rows, 0.3 s, 3 changes
+    # defaults: 1_000_000 rows, 0.3 s, 3 changes; also --workers W (4), --variants ABCD
 """
 
 from __future__ import annotations
@@ -971,9 +971,14 @@ def main(argv: list[str] | None = None) -> int:
         default=shutil.which("redis-server") or "/usr/bin/redis-server",
         help="the redis-server binary to start",
     )
+    parser.add_argument(
+        "--variants", default="ABCD", help="which variants to run, e.g. AB (default ABCD)"
+    )
     args = parser.parse_args(argv)
+    if not args.variants or set(args.variants) - set("ABCD"):
+        parser.error("--variants takes letters among A, B, C, D")
     if args.rows < TABLE_ROWS or args.query_seconds < 0 or args.workers < 1:
-        parser.error(f"--rows must be at least {TABLE_ROWS}; --query-seconds and --workers >= 0")
+        parser.error(f"--rows must be at least {TABLE_ROWS}, --query-seconds >= 0, --workers >= 1")
     if not 1 <= args.changes <= MAX_STATES - 2:
         parser.error(f"--changes must be between 1 and {MAX_STATES - 2}")
     if not Path(args.redis_server).exists():
@@ -1042,6 +1047,7 @@ def main(argv: list[str] | None = None) -> int:
             outcomes = [
                 run_variant(v, states, args.changes, args.workers, args.timeout, workdir)
                 for v in variants
+                if v.key in args.variants
             ]
     load = (load_at_start, os.getloadavg()[0])
     report(args, reference, outcomes, args.redis_server, load)

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Quick start, part two: install everything the tests need, then run lint, types and the suite.
-# Python packages go into ./.venv; the Redis server the generated redis projects are tested
-# against comes from Debian's redis-server (installed with apt-get when missing and we are root).
+# Python packages go into ./.venv; the Redis server and the headless Chromium the tests use come
+# from Debian's redis-server, chromium and chromium-driver (installed with apt-get when missing
+# and we are root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing ${need_apt[*]} with apt-get"
