@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -38,3 +43,20 @@ def test_the_root_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for command in COMMANDS:
         assert command in result.output
+
+
+def test_output_to_a_pipe_has_no_colour_codes(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env["TERM"] = "xterm-256color"
+    # The second `new` fails (the folder exists): its error must come through plain too.
+    for args in (["new", "shop", "--yes"], ["new", "shop", "--yes"], ["--help"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "dashsignal_cli", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        assert "\x1b[" not in result.stdout + result.stderr
+    assert result.returncode == 0

@@ -56,11 +56,12 @@ def test_accepting_every_default_builds_the_demo(tmp_path: Path) -> None:
 def test_bad_answers_are_explained_and_asked_again(tmp_path: Path) -> None:
     child = spawn(tmp_path, "board")
     answer(child, "Dashboard title", "Sales — 数据")
+    child.expect_exact("2. table")
     answer(child, "Views", "sales:pie")
     child.expect_exact("unknown view kind 'pie'")
     answer(child, "Views", "sales:graph sales:table")
     child.expect_exact("'sales' is given twice")
-    answer(child, "Views", "sales:graph rows:table")
+    answer(child, "Views", "sales:1 rows:2")
     answer(child, "Filters", "region:slider")
     child.expect_exact("unknown filter kind 'slider'")
     answer(child, "Filters", "region when:dates")
@@ -83,6 +84,7 @@ def test_bad_answers_are_explained_and_asked_again(tmp_path: Path) -> None:
     assert child.exitstatus == 0
     spec = tomllib.loads((tmp_path / "board" / "dashsignal.toml").read_text())
     assert spec["app"]["title"] == "Sales — 数据"
+    assert [(v["id"], v["kind"]) for v in spec["views"]] == [("sales", "graph"), ("rows", "table")]
     assert spec["filters"][0]["options"] == ["North", "South"]
     assert spec["cache"] == {"backend": "redis", "timeout": 60, "lock_timeout": 120}
 

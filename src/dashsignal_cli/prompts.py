@@ -50,12 +50,12 @@ def ask_new_project(
     if title is None:
         title = _ask("Dashboard title", humanize(name), _non_empty)
     if views is None:
-        console.print(f"Views are written ID:KIND; kinds: {', '.join(VIEW_KINDS)}.")
+        _show_kinds("Views are written ID:KIND, the kind by name or number", VIEW_KINDS)
         view_tables = _ask("Views", " ".join(DEFAULT_VIEWS), _view_list)
     else:
         view_tables = [parse_view_arg(v) for v in views]
     if filters is None:
-        console.print(f"Filters are written ID:KIND; kinds: {', '.join(FILTER_KINDS)}.")
+        _show_kinds("Filters are written ID:KIND, the kind by name or number", FILTER_KINDS)
         filter_heads = _ask("Filters", " ".join(DEFAULT_FILTERS), _filter_list)
         filter_tables = [_ask_filter_values(head) for head in filter_heads]
     else:
@@ -129,12 +129,30 @@ def _non_empty(answer: str) -> str:
     return answer.strip()
 
 
+def _show_kinds(intro: str, kinds: tuple[str, ...]) -> None:
+    """The kinds as a numbered list; the first is the default when no kind is given."""
+    console = out()
+    console.print(f"{intro}:")
+    for number, kind in enumerate(kinds, start=1):
+        mark = "  [bold](default)[/]" if number == 1 else ""
+        console.print(f"  {number}. {kind}{mark}")
+
+
 def _items(answer: str) -> list[str]:
     return [item for item in _SEPARATORS.split(answer.strip()) if item]
 
 
+def _kind_by_number(item: str, kinds: tuple[str, ...]) -> str:
+    """`rows:2` -> `rows:table` (the second kind); names and other numbers pass through as given."""
+    head, colon, kind = item.partition(":")
+    kind, equals, values = kind.partition("=")
+    if colon and kind.isdigit() and 1 <= int(kind) <= len(kinds):
+        kind = kinds[int(kind) - 1]
+    return f"{head}{colon}{kind}{equals}{values}"
+
+
 def _view_list(answer: str) -> list[dict[str, Any]]:
-    tables = [parse_view_arg(item) for item in _items(answer)]
+    tables = [parse_view_arg(_kind_by_number(item, VIEW_KINDS)) for item in _items(answer)]
     if not tables:
         raise DashsignalError("give at least one view")
     _check_no_repeats([t["id"] for t in tables])
@@ -142,7 +160,7 @@ def _view_list(answer: str) -> list[dict[str, Any]]:
 
 
 def _filter_list(answer: str) -> list[str]:
-    heads = _items(answer)
+    heads = [_kind_by_number(item, FILTER_KINDS) for item in _items(answer)]
     if not heads:
         raise DashsignalError("give at least one filter")
     tables = [parse_filter_arg(head) for head in heads]
