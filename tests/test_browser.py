@@ -23,21 +23,10 @@ pytestmark = pytest.mark.e2e
 DEMO_VIEWS = ("sales:graph", "share:graph", "rows:table", "total:indicator")
 DEMO_FILTERS = ("region:dropdown", "product:multi", "year:range")
 
+# Every-filter-kind and redis projects run this same browser test among their own tests in
+# tests/test_generated_projects.py; here the demo also proves the README's screenshot is taken.
 PROJECTS = {
     "demo": make_spec("demo", views=DEMO_VIEWS, filters=DEMO_FILTERS),
-    "every-filter-kind": make_spec(
-        "kinds",
-        views=("a:graph", "t:table", "i:indicator"),
-        filters=(
-            "region:dropdown",
-            "channel:multi=Online,Retail,Partner",
-            "segment:checklist",
-            "year:radio=2023,2024,2025",
-            "price:range=0.5..99.5",
-            "period:dates=2025-01-01..2025-06-30",
-        ),
-    ),
-    "redis": make_spec("demo", views=DEMO_VIEWS, filters=DEMO_FILTERS, backend="redis"),
 }
 
 BROWSER_TEST = Path("tests") / "test_browser.py"
