@@ -6,12 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dashsignal_cli.manifest import Manifest
 from dashsignal_cli.planner import Plan, plan_changes
 from dashsignal_cli.project import ProjectFiles
 from dashsignal_cli.render import GeneratedFile, Owner, demo_columns, render, render_project
 from dashsignal_cli.spec import Spec
 from dashsignal_cli.specfile import SPEC_FILENAME, parse_spec_text
-from dashsignal_cli.writer import with_manifest
 
 __all__ = ["SyncPlan", "new_project_files", "plan_sync"]
 
@@ -28,7 +28,16 @@ class SyncPlan:
 def new_project_files(spec: Spec) -> dict[str, GeneratedFile]:
     """Everything `dashsignal new` writes: the project, its spec file, manifest and base copies."""
     demo = demo_columns(spec)
-    return with_manifest(render_project(spec, demo), demo)
+    rendered = render_project(spec, demo)
+    # Planned against an empty folder: every file is created, and the planner decides, as it does
+    # for every regeneration, what the manifest and the base copies in .dashsignal/ hold.
+    plan = plan_changes(rendered, lambda path: None, Manifest(), demo)
+    records = {
+        path: GeneratedFile(text, Owner.MANAGED)
+        for path, text in plan.records.items()
+        if text is not None  # nothing to delete in an empty folder
+    }
+    return dict(sorted({**rendered, **records}.items()))
 
 
 def plan_sync(root: Path, edit: SpecEdit | None = None, *, force: bool = False) -> SyncPlan:

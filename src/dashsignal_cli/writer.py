@@ -8,25 +8,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from dashsignal_cli.errors import TargetExistsError, WriteError
-from dashsignal_cli.manifest import MANIFEST_DIR, MANIFEST_FILE, Manifest, base_path
+from dashsignal_cli.manifest import MANIFEST_DIR
 from dashsignal_cli.planner import WRITES, Action, Plan
-from dashsignal_cli.render import GeneratedFile, Owner
+from dashsignal_cli.render import GeneratedFile
 
-__all__ = ["MANIFEST_DIR", "apply_plan", "create_project", "with_manifest"]
-
-
-def with_manifest(
-    files: dict[str, GeneratedFile], demo: dict[str, Any]
-) -> dict[str, GeneratedFile]:
-    """`files` plus the manifest and the base copies that record them."""
-    extra = {MANIFEST_FILE: GeneratedFile(Manifest.of(files, demo).dumps(), Owner.MANAGED)}
-    for path, item in files.items():
-        if item.owner is Owner.MANAGED:
-            extra[base_path(path)] = GeneratedFile(item.text, Owner.MANAGED)
-    return dict(sorted({**files, **extra}.items()))
+__all__ = ["MANIFEST_DIR", "apply_plan", "create_project"]
 
 
 def create_project(target: Path, files: dict[str, GeneratedFile]) -> list[str]:
