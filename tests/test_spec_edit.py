@@ -27,6 +27,8 @@ id = "sales"
 id = "share"
 """
 NEW_VIEW = {"id": "extra", "kind": "table", "title": "Extra"}
+NEW_STAGE = {"id": "daily", "source": "query", "title": "Daily"}
+DAILY_BLOCK = '[[stages]]\nid = "daily"\nsource = "query"\ntitle = "Daily"\n'
 
 
 def test_adding_appends_after_the_last_entry_and_keeps_every_comment() -> None:
@@ -48,6 +50,8 @@ def test_line_endings_and_the_final_newline_are_kept(ending: str) -> None:
     original = SPEC.replace("\n", "\r\n") if ending else SPEC.rstrip("\n")
     for edited in (
         add_entry(original, "views", NEW_VIEW),
+        add_entry(original, "stages", NEW_STAGE),
+        add_entry(add_entry(original, "stages", NEW_STAGE), "stages", {**NEW_STAGE, "id": "b"}),
         remove_entry(original, "views", "share"),
     ):
         if ending:
@@ -67,8 +71,12 @@ def test_views_written_inline_stay_inline() -> None:
 
 
 def test_ids_must_be_new_and_known() -> None:
-    with pytest.raises(SpecError, match="already a view or filter with id 'Region'"):
+    with pytest.raises(
+        SpecError, match=r"already a filter with id 'region' \(same as 'Region' ignoring case\)"
+    ):
         add_entry(SPEC, "views", {**NEW_VIEW, "id": "Region"})
+    with pytest.raises(SpecError, match="already a view with id 'sales'$"):
+        add_entry(SPEC, "stages", {**NEW_STAGE, "id": "sales"})
     with pytest.raises(
         SpecError, match=r"no view 'nope' in dashsignal.toml \(there are: sales, share\)"
     ):
@@ -78,3 +86,87 @@ def test_ids_must_be_new_and_known() -> None:
 def test_a_syntax_error_is_located_in_the_users_text() -> None:
     with pytest.raises(SpecSyntaxError, match=r"^dashsignal.toml:3:9: "):
         add_entry('[app]\nname = "x"\ntitle = = 1\n', "views", NEW_VIEW)
+
+
+def test_the_first_stage_goes_before_the_views_and_their_comments() -> None:
+    edited = add_entry(SPEC, "stages", NEW_STAGE)
+    assert edited == SPEC.replace(
+        "# sales: reviewed by finance\n", DAILY_BLOCK + "\n# sales: reviewed by finance\n"
+    )
+    assert [s["id"] for s in tomllib.loads(edited)["stages"]] == ["daily"]
+
+
+def test_the_next_stage_follows_the_last_and_leaves_the_views_comment_in_place() -> None:
+    once = add_entry(SPEC, "stages", NEW_STAGE)
+    weekly = {"id": "weekly", "source": "daily", "title": "Weekly"}
+    edited = add_entry(once, "stages", weekly)
+    block = '[[stages]]\nid = "weekly"\nsource = "daily"\ntitle = "Weekly"\n'
+    assert edited == once.replace(DAILY_BLOCK, DAILY_BLOCK + "\n" + block)
+    assert '# sales: reviewed by finance\n[[views]]\nid = "sales"' in edited
+
+
+def test_a_filter_added_before_commented_views_leaves_the_comment_with_its_view() -> None:
+    edited = add_entry(SPEC, "filters", {"id": "year", "kind": "radio", "options": [1, 2]})
+    new = '[[filters]]\nid = "year"\nkind = "radio"\noptions = [1, 2]\n\n'
+    assert edited == SPEC.replace(
+        "# sales: reviewed by finance\n", new + "# sales: reviewed by finance\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'views = [{ id = "a" }]\n\n[app]\nname = "x"\n',
+        '[app]\nname = "x"\n\n[[filters]]\nid = "f"\noptions = ["a"]\n',
+        '[app]\nname = "x"\n',
+    ],
+    ids=["inline-views", "no-views", "nothing-else"],
+)
+def test_a_first_stage_without_views_to_precede_goes_at_the_end(text: str) -> None:
+    edited = add_entry(text, "stages", NEW_STAGE)
+    assert edited.startswith(text)
+    assert tomllib.loads(edited) == {**tomllib.loads(text), "stages": [NEW_STAGE]}
+
+
+def test_a_stage_written_inline_stays_inline() -> None:
+    text = 'stages = [{ id = "a", source = "query" }]\n\n[app]\nname = "x"\n'
+    edited = add_entry(text, "stages", NEW_STAGE)
+    assert "[[stages]]" not in edited
+    assert [s["id"] for s in tomllib.loads(edited)["stages"]] == ["a", "daily"]
+
+
+STAGED = SPEC.replace(
+    "# sales: reviewed by finance\n", DAILY_BLOCK + "\n# sales: reviewed by finance\n"
+)
+
+
+def test_a_stage_no_one_reads_is_removed_with_its_table() -> None:
+    assert remove_entry(STAGED, "stages", "daily") == SPEC
+
+
+@pytest.mark.parametrize(
+    ("extra", "readers"),
+    [
+        ('\n[[views]]\nid = "trend"\nsource = "daily"\n', "view 'trend'"),
+        (
+            '\n[[stages]]\nid = "weekly"\nsource = "daily"\n'
+            '\n[[views]]\nid = "w"\nsource = "daily"\n',
+            "stage 'weekly', view 'w'",
+        ),
+    ],
+    ids=["a-view", "a-stage-and-a-view"],
+)
+def test_a_stage_still_read_is_not_removed(extra: str, readers: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        remove_entry(STAGED + extra, "stages", "daily")
+    assert caught.value.message == f"stage 'daily' is still read by {readers}"
+    assert caught.value.hint is not None and "remove-view" in caught.value.hint
+
+
+def test_removing_an_unknown_stage_names_the_known_ones() -> None:
+    with pytest.raises(
+        SpecError, match=r"no stage 'weekly' in dashsignal.toml \(there are: daily\)"
+    ):
+        remove_entry(STAGED, "stages", "weekly")
+    with pytest.raises(SpecError, match=r"\(there are: none\)"):
+        remove_entry(SPEC, "stages", "weekly")

@@ -10,20 +10,30 @@ from dashsignal_cli.specfile import parse_spec_data
 
 __all__ = ["add_entry", "remove_entry"]
 
-_WHAT = {"views": "view", "filters": "filter"}
+# The arrays of entries, in the order `dump_spec` writes them.
+_WHAT = {"filters": "filter", "stages": "stage", "views": "view"}
 _ANY_HEADER = re.compile(r"\s*\[")
 _COMMENT = re.compile(r"\s*#")
 
 
 def add_entry(text: str, table_name: str, entry: dict[str, Any]) -> str:
-    """`text` with `entry` appended to the `table_name` array; its id must be new."""
+    """`text` with `entry` appended to the `table_name` array; its id must be new.
+
+    The new entry goes right after the array's last entry, before any comment that introduces
+    what follows it. An array the file does not have yet goes where `dashsignal new` writes it:
+    before the first entry of the arrays that follow it (stages before views), else at the end.
+    """
     import tomlkit
 
     data = parse_spec_data(text)
-    if entry["id"].casefold() in _all_ids(data):
+    taken = _all_ids(data).get(entry["id"].casefold())
+    if taken is not None:
+        what, existing = taken
+        same = "" if existing == entry["id"] else f" (same as {entry['id']!r} ignoring case)"
         raise SpecError(
-            f"there is already a view or filter with id {entry['id']!r}",
-            hint="Pick another id, or remove the existing one first.",
+            f"there is already a {what} with id {existing!r}{same}",
+            hint="Ids name modules and components: every filter, stage and view needs its own. "
+            "Pick another id, or remove the existing one first.",
         )
     document = tomlkit.parse(text)
     array = document.get(table_name)
@@ -36,6 +46,17 @@ def add_entry(text: str, table_name: str, entry: dict[str, Any]) -> str:
     table = tomlkit.table()
     for key, value in entry.items():
         table.add(key, value)
+    block = _block(table_name, table)
+    lines = text.splitlines(keepends=True)
+    placed = (
+        _insert_after_last(lines, table_name, block)
+        if array is not None
+        else _insert_before_later_arrays(lines, table_name, block)
+    )
+    expected = {**data, table_name: [*data.get(table_name, []), entry]}
+    if placed is not None and parse_spec_data(placed) == expected:
+        return _same_ending(text, placed)
+    # Where the text is too unusual to be sure of the lines, let tomlkit place it.
     table.add(tomlkit.nl())
     if array is None:
         array = tomlkit.aot()
@@ -48,11 +69,75 @@ def add_entry(text: str, table_name: str, entry: dict[str, Any]) -> str:
     return _same_ending(text, tomlkit.dumps(document))
 
 
+def _block(table_name: str, table: Any) -> str:
+    """`[[table_name]]` and the keys of `table`, ending with a newline."""
+    import tomlkit
+
+    array = tomlkit.aot()
+    array.append(table)
+    document = tomlkit.document()
+    document.append(table_name, array)
+    return tomlkit.dumps(document).strip("\n") + "\n"
+
+
+def _header(*names: str) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(name) for name in names)
+    return re.compile(rf"\s*\[\[\s*(?:{alternatives})\s*\]\]")
+
+
+def _insert_after_last(lines: list[str], table_name: str, block: str) -> str | None:
+    """`block` after the last `[[table_name]]` entry, above a comment introducing what follows."""
+    header = _header(table_name)
+    starts = [i for i, line in enumerate(lines) if header.match(line)]
+    if not starts:
+        return None
+    start = starts[-1]
+    end = next((i for i in range(start + 1, len(lines)) if _ANY_HEADER.match(lines[i])), None)
+    if end is None:
+        # The last entry of the file: the new one goes after everything but trailing blanks.
+        at = len(lines)
+        while at > start + 1 and not lines[at - 1].strip():
+            at -= 1
+    else:
+        at = end
+        while at > start + 1 and (not lines[at - 1].strip() or _COMMENT.match(lines[at - 1])):
+            at -= 1
+    return _splice(lines, at, block)
+
+
+def _insert_before_later_arrays(lines: list[str], table_name: str, block: str) -> str | None:
+    """`block` before the first `[[...]]` of an array written after `table_name`."""
+    later = list(_WHAT)[list(_WHAT).index(table_name) + 1 :]
+    if not later:
+        return None
+    header = _header(*later)
+    at = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if at is None:
+        return None
+    # The comment lines right above that header describe its entry: insert above them.
+    while at > 0 and _COMMENT.match(lines[at - 1]):
+        at -= 1
+    return _splice(lines, at, block)
+
+
+def _splice(lines: list[str], at: int, block: str) -> str:
+    """`block` inserted before `lines[at]`, with a blank line on either side of it."""
+    before, after = lines[:at], lines[at:]
+    if before and not before[-1].endswith("\n"):
+        before[-1] += "\n"
+    if before and before[-1].strip():
+        block = "\n" + block
+    if after and after[0].strip():
+        block += "\n"
+    return "".join([*before, block, *after])
+
+
 def remove_entry(text: str, table_name: str, entry_id: str) -> str:
     """`text` without the `table_name` entry whose id is `entry_id`.
 
     Comments above the entry go with it; the comment block that introduces the next entry
-    stays, although TOML parsers attach it to the end of the entry before.
+    stays, although TOML parsers attach it to the end of the entry before. A stage that views
+    or other stages still read is not removed.
     """
     data = parse_spec_data(text)
     entries = data.get(table_name, [])
@@ -61,6 +146,8 @@ def remove_entry(text: str, table_name: str, entry_id: str) -> str:
         known = ", ".join(str(item.get("id")) for item in entries) or "none"
         what = _WHAT[table_name]
         raise SpecError(f"no {what} {entry_id!r} in dashsignal.toml (there are: {known})")
+    if table_name == "stages":
+        _check_unread(data, entry_id)
     index = positions[0]
     expected = {**data, table_name: entries[:index] + entries[index + 1 :]}
     if not expected[table_name]:
@@ -69,6 +156,22 @@ def remove_entry(text: str, table_name: str, entry_id: str) -> str:
     if edited is not None and parse_spec_data(edited) == expected:
         return edited
     return _remove_with_tomlkit(text, table_name, index)
+
+
+def _check_unread(data: dict[str, Any], stage_id: str) -> None:
+    """Refuse to remove a stage that is still the source of a view or another stage."""
+    readers = [
+        f"{_WHAT[name]} {item.get('id')!r}"
+        for name in ("stages", "views")
+        for item in data.get(name, [])
+        if isinstance(item, dict) and item.get("source") == stage_id
+    ]
+    if readers:
+        raise SpecError(
+            f"stage {stage_id!r} is still read by {', '.join(readers)}",
+            hint="Remove those first (remove-view, remove-stage), or point their source at "
+            'another stage or "query" in dashsignal.toml; then remove this stage.',
+        )
 
 
 def _cut_block(text: str, table_name: str, index: int, count: int) -> str | None:
@@ -125,10 +228,11 @@ def _same_ending(original: str, edited: str) -> str:
     return edited
 
 
-def _all_ids(data: dict[str, Any]) -> set[str]:
+def _all_ids(data: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """{id folded: (what it is, id as written)} of every entry."""
     return {
-        str(item.get("id")).casefold()
-        for name in _WHAT
+        str(item.get("id")).casefold(): (what, str(item.get("id")))
+        for name, what in _WHAT.items()
         for item in data.get(name, [])
         if isinstance(item, dict)
     }
