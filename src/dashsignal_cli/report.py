@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 from rich.tree import Tree
@@ -117,18 +118,53 @@ def report_flow(spec: Spec, output_format: str) -> None:
         print(mermaid(spec), end="")
         return
     flow = data_flow(spec)
-    tree = Tree(f"[bold]{escape(spec.app.title)}[/]")
-    filters = tree.add("[bold]filters[/]")
+    signal = flow["pattern"] == "signal"
+    tree = Tree(f"[bold]{escape(spec.app.title)}[/] [dim]({flow['pattern']} pattern)[/]")
+    filters = tree.add("[bold]filters[/]" if signal else "[bold]filters[/]: inputs of every view")
     for item in flow["filters"]:
         filters.add(f"{escape(item['id'])} [dim]({item['kind']})[/]")
     compute = flow["compute"]
     where = ", background" if compute["background"] else ""
     detail = f"[dim]({compute['cache']}{where})[/]"
-    step = tree.add(f"[bold]compute_signal[/]: expensive_query once per change {detail}")
-    signal = step.add(f"[bold]signal[/] dcc.Store {flow['signal']}")
-    for item in flow["views"]:
-        signal.add(f"{escape(item['id'])} [dim]({item['kind']}: {escape(item['title'])})[/]")
+    if signal:
+        step = tree.add(f"[bold]compute_signal[/]: expensive_query once per change {detail}")
+        top = step.add(f"[bold]signal[/] dcc.Store {compute['signal']}")
+    else:
+        top = tree.add(f"[bold]expensive_query[/], memoized: once per filter state {detail}")
+    _add_readers(top, "query", flow, signal=signal)
+    own = [v for v in flow["views"] if v["source"] == "own"]
+    live = [v for v in flow["views"] if v["source"] == "live"]
+    if own:
+        branch = tree.add("[bold]own views[/]: each its own cached computation, from the filters")
+        for item in own:
+            branch.add(f"{_view_line(item)} {item['reads']}")
+    if live:
+        branch = tree.add("[bold]live views[/]: recomputed on an interval, not cached")
+        for item in live:
+            timer = item["interval"]
+            ticks = f"every {timer['seconds']} s ({timer['id']})"
+            branch.add(f"{_view_line(item)} {item['reads']} {ticks}")
     out().print(tree)
+
+
+def _add_readers(branch: Tree, source: str, flow: dict[str, Any], *, signal: bool) -> None:
+    """The views that read `source`, then its stages, each with what reads it in turn."""
+    for item in flow["views"]:
+        if item["source"] == source:
+            branch.add(_view_line(item))
+    for stage in flow["stages"]:
+        if stage["source"] == source:
+            label = f"[bold]stage {escape(stage['id'])}[/]: {stage['runs']}"
+            if signal:
+                node = branch.add(f"{label} once per change")
+                node = node.add(f"[bold]signal[/] dcc.Store {stage['signal']}")
+            else:
+                node = branch.add(f"{label}, memoized, computed when read")
+            _add_readers(node, stage["id"], flow, signal=signal)
+
+
+def _view_line(item: dict[str, Any]) -> str:
+    return f"{escape(item['id'])} [dim]({item['kind']}: {escape(item['title'])})[/]"
 
 
 def _print_diff(path: str, before: str, after: str) -> None:

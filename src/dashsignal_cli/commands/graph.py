@@ -11,7 +11,7 @@ from dashsignal_cli.commands._common import ProjectOption
 EPILOG = (
     "Examples:\n\n  dashsignal graph\n\n"
     "  dashsignal graph --format mermaid >> README.md\n\n"
-    "  dashsignal graph --format json | jq .views"
+    "  dashsignal graph --format json | jq '.views[] | {id, source, inputs}'"
 )
 
 
@@ -28,7 +28,11 @@ def graph(
     ] = "tree",
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
-    """Print the data flow: filters -> compute step -> signal store -> views."""
+    """Print the data flow: filters -> compute step -> signal stores -> stages and views.
+
+    Own views compute from the filters; live views on an interval, from the filters.
+    In the memoize pattern there is no signal store: each view reads the memoized query.
+    """
     from pathlib import Path
 
     from dashsignal_cli.errors import UsageError
