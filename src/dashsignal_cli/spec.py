@@ -26,13 +26,17 @@ __all__ = [
     "CacheSpec",
     "FilterSpec",
     "OptionValue",
+    "PATTERNS",
+    "QUERY",
     "Spec",
+    "StageSpec",
     "ViewSpec",
     "check_identifier",
     "check_project_name",
     "filter_from_data",
     "humanize",
     "spec_from_data",
+    "stage_from_data",
     "view_from_data",
 ]
 
@@ -41,6 +45,15 @@ FILTER_KINDS = ("dropdown", "multi", "checklist", "radio", "range", "dates")
 CHOICE_KINDS = ("dropdown", "multi", "checklist", "radio")
 MULTI_KINDS = ("multi", "checklist")
 CACHE_BACKENDS = ("filesystem", "redis", "simple", "null")
+PATTERNS = ("signal", "memoize")
+# A view's `source`: the main query (the default), a stage's id, or one of these two.
+QUERY = "query"
+OWN = "own"  # an independent view: its own cached computation, in its own module
+LIVE = "live"  # a real-time view: refreshed on an interval, not cached
+RESERVED_SOURCES = (QUERY, OWN, LIVE)
+DEFAULT_INTERVAL = 5
+MIN_INTERVAL = 0.5
+MAX_INTERVAL = 24 * 3600
 
 MAX_TEXT = 200
 MAX_OPTIONS = 500
@@ -59,6 +72,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 class AppSpec:
     name: str
     title: str
+    # "signal": one compute callback and signal stores; "memoize": each view calls the cache.
+    pattern: str = "signal"
     # Run the compute step as a Dash background callback (for queries longer than a request).
     background: bool = False
 
@@ -96,6 +111,32 @@ class ViewSpec:
     id: str
     kind: str
     title: str
+    # QUERY, a stage id, OWN or LIVE.
+    source: str = QUERY
+    # Seconds between refreshes of a LIVE view; None for every other source.
+    interval: int | float | None = None
+
+    @property
+    def is_own(self) -> bool:
+        return self.source == OWN
+
+    @property
+    def is_live(self) -> bool:
+        return self.source == LIVE
+
+    @property
+    def reads_cache(self) -> bool:
+        """True when the view reads a shared result: the query's or a stage's."""
+        return self.source not in (OWN, LIVE)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A computed stage: derives a result from the query's or an earlier stage's result."""
+
+    id: str
+    source: str
+    title: str
 
 
 @dataclass(frozen=True)
@@ -104,6 +145,14 @@ class Spec:
     cache: CacheSpec
     filters: tuple[FilterSpec, ...]
     views: tuple[ViewSpec, ...]
+    stages: tuple[StageSpec, ...] = ()
+
+    def ordered_stages(self) -> tuple[StageSpec, ...]:
+        """The stages so that each comes after the one it derives from (validated acyclic)."""
+        return _topological(self.stages)
+
+    def stage(self, stage_id: str) -> StageSpec | None:
+        return next((s for s in self.stages if s.id == stage_id), None)
 
 
 def humanize(identifier: str) -> str:
@@ -144,11 +193,14 @@ def check_project_name(name: str) -> str:
 
 def spec_from_data(data: Mapping[str, Any]) -> Spec:
     """Validate the plain data of a spec file and build the model."""
-    _only_keys(data, "", ("app", "cache", "filters", "views"))
+    _only_keys(data, "", ("app", "cache", "filters", "stages", "views"))
     app = _app(_table(data, "app"))
     cache = _cache(_table(data, "cache", required=False))
     filters = tuple(
         filter_from_data(item, f"filters[{i}]") for i, item in enumerate(_array(data, "filters"))
+    )
+    stages = tuple(
+        stage_from_data(item, f"stages[{i}]") for i, item in enumerate(_array(data, "stages"))
     )
     views = tuple(
         view_from_data(item, f"views[{i}]") for i, item in enumerate(_array(data, "views"))
@@ -159,18 +211,27 @@ def spec_from_data(data: Mapping[str, Any]) -> Spec:
         )
     if not views:
         raise SpecError("views: a project needs at least one view", hint="Add a [[views]] entry.")
-    _check_unique([f.id for f in filters] + [v.id for v in views])
-    return Spec(app=app, cache=cache, filters=filters, views=views)
+    _check_unique([f.id for f in filters] + [s.id for s in stages] + [v.id for v in views])
+    _check_sources(stages, views)
+    if app.background and app.pattern != "signal":
+        raise SpecError(
+            'app.background: a background compute step needs pattern = "signal"',
+            hint="The memoize pattern has no compute step; set background = false.",
+        )
+    return Spec(app=app, cache=cache, filters=filters, views=views, stages=stages)
 
 
 def _app(table: Mapping[str, Any]) -> AppSpec:
-    _only_keys(table, "app", ("name", "title", "background"))
+    _only_keys(table, "app", ("name", "title", "pattern", "background"))
     name = check_identifier(table.get("name"), "app.name", "name")
     title = _text(table, "app", "title", default=humanize(name))
+    pattern = table.get("pattern", AppSpec.pattern)
+    if pattern not in PATTERNS:
+        raise SpecError(f"app.pattern: unknown pattern {pattern!r}; allowed: {', '.join(PATTERNS)}")
     background = table.get("background", False)
     if not isinstance(background, bool):
         raise SpecError(f"app.background: must be true or false, got {background!r}")
-    return AppSpec(name=name, title=title, background=background)
+    return AppSpec(name=name, title=title, pattern=pattern, background=background)
 
 
 def _cache(table: Mapping[str, Any]) -> CacheSpec:
@@ -199,14 +260,96 @@ def _cache(table: Mapping[str, Any]) -> CacheSpec:
 def view_from_data(item: object, where: str) -> ViewSpec:
     """Validate one `[[views]]` table; errors are prefixed with `where`."""
     table = _as_table(item, where)
-    _only_keys(table, where, ("id", "kind", "title"))
+    _only_keys(table, where, ("id", "kind", "title", "source", "interval"))
     view_id = check_identifier(table.get("id"), f"{where}.id")
     kind = table.get("kind", "graph")
     if kind not in VIEW_KINDS:
         raise SpecError(
             f"{where}.kind: unknown view kind {kind!r}; allowed: {', '.join(VIEW_KINDS)}"
         )
-    return ViewSpec(id=view_id, kind=kind, title=_text(table, where, "title", humanize(view_id)))
+    source = table.get("source", QUERY)
+    if not isinstance(source, str) or not source:
+        raise SpecError(f"{where}.source: must be a non-empty string, got {source!r}")
+    interval: int | float | None = None
+    if source == LIVE:
+        interval = table.get("interval", DEFAULT_INTERVAL)
+        if (
+            type(interval) not in (int, float)
+            or not math.isfinite(interval)  # type: ignore[arg-type]
+            or not MIN_INTERVAL <= interval <= MAX_INTERVAL  # type: ignore[operator]
+        ):
+            raise SpecError(
+                f"{where}.interval: seconds between refreshes, from {MIN_INTERVAL} to "
+                f"{MAX_INTERVAL}, got {interval!r}"
+            )
+    elif "interval" in table:
+        raise SpecError(
+            f"{where}.interval: only a live view refreshes on an interval",
+            hint=f'Add source = "{LIVE}" to this view, or remove interval.',
+        )
+    title = _text(table, where, "title", humanize(view_id))
+    return ViewSpec(id=view_id, kind=kind, title=title, source=source, interval=interval)
+
+
+def stage_from_data(item: object, where: str) -> StageSpec:
+    """Validate one `[[stages]]` table; errors are prefixed with `where`."""
+    table = _as_table(item, where)
+    _only_keys(table, where, ("id", "source", "title"))
+    stage_id = check_identifier(table.get("id"), f"{where}.id")
+    if stage_id in RESERVED_SOURCES:
+        raise SpecError(
+            f"{where}.id: {stage_id!r} is reserved for a view's source; pick another stage id"
+        )
+    source = table.get("source", QUERY)
+    if not isinstance(source, str) or not source:
+        raise SpecError(f"{where}.source: must be a non-empty string, got {source!r}")
+    return StageSpec(
+        id=stage_id, source=source, title=_text(table, where, "title", humanize(stage_id))
+    )
+
+
+def _check_sources(stages: tuple[StageSpec, ...], views: tuple[ViewSpec, ...]) -> None:
+    stage_ids = [s.id for s in stages]
+    for i, stage in enumerate(stages):
+        if stage.source != QUERY and stage.source not in stage_ids:
+            allowed = ", ".join([QUERY, *(s for s in stage_ids if s != stage.id)])
+            raise SpecError(
+                f"stages[{i}].source: unknown stage {stage.source!r}; allowed: {allowed}",
+                hint=f'"{QUERY}" is the main query; any other name must be a [[stages]] id.',
+            )
+    _topological(stages)
+    for i, view in enumerate(views):
+        if view.source not in RESERVED_SOURCES and view.source not in stage_ids:
+            allowed = ", ".join([*RESERVED_SOURCES, *stage_ids])
+            raise SpecError(
+                f"views[{i}].source: unknown source {view.source!r}; allowed: {allowed}",
+                hint=f'"{QUERY}": the shared query; "{OWN}": its own cached computation; '
+                f'"{LIVE}": refreshed on an interval; or the id of a stage.',
+            )
+
+
+def _topological(stages: tuple[StageSpec, ...]) -> tuple[StageSpec, ...]:
+    """Stages ordered parents first; raises SpecError naming a cycle."""
+    by_id = {s.id: s for s in stages}
+    ordered: list[StageSpec] = []
+    done: set[str] = set()
+    for stage in stages:
+        path: list[str] = []
+        current: StageSpec | None = stage
+        while current is not None and current.id not in done:
+            if current.id in path:
+                cycle = [*path[path.index(current.id) :], current.id]
+                raise SpecError(
+                    f"stages: cycle {' -> '.join(cycle)}",
+                    hint=f'Each stage must derive from "{QUERY}" or from another stage, '
+                    "never from itself through others.",
+                )
+            path.append(current.id)
+            current = by_id.get(current.source)
+        for stage_id in reversed(path):
+            done.add(stage_id)
+            ordered.append(by_id[stage_id])
+    return tuple(ordered)
 
 
 def filter_from_data(item: object, where: str) -> FilterSpec:
@@ -396,6 +539,6 @@ def _check_unique(ids: list[str]) -> None:
             first = seen[folded]
             same = "" if first == identifier else f" (same as {first!r} ignoring case)"
             raise SpecError(
-                f"duplicate id {identifier!r}{same}: every view and filter needs its own id"
+                f"duplicate id {identifier!r}{same}: every filter, stage and view needs its own id"
             )
         seen[folded] = identifier

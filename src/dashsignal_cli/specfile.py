@@ -69,6 +69,9 @@ def dump_spec(spec: Spec) -> str:
     app = tomlkit.table()
     app.add("name", spec.app.name)
     app.add("title", spec.app.title)
+    pattern = tomlkit.item(spec.app.pattern)
+    pattern.comment("signal: compute once, signal the views | memoize: views read the cache")
+    app.add("pattern", pattern)
     background = tomlkit.item(spec.app.background)
     background.comment("true: compute in a Dash background callback")
     app.add("background", background)
@@ -89,11 +92,43 @@ def dump_spec(spec: Spec) -> str:
     if spec.filters:
         document.add("filters", filters)
 
+    if spec.stages:
+        stages = tomlkit.aot()
+        for stage in spec.stages:
+            stages.append(_stage_table(stage))
+        document.add("stages", stages)
+
     views = tomlkit.aot()
     for view in spec.views:
-        views.append(tomlkit.item({"id": view.id, "kind": view.kind, "title": view.title}))
+        views.append(_view_table(view))
     document.add("views", views)
     return tomlkit.dumps(document)
+
+
+def _stage_table(stage: Any) -> Any:
+    import tomlkit
+
+    table = tomlkit.table()
+    table.add("id", stage.id)
+    table.add("source", stage.source)
+    table["source"].comment('"query" or the id of the stage it derives from')
+    table.add("title", stage.title)
+    return table
+
+
+def _view_table(view: Any) -> Any:
+    import tomlkit
+
+    table = tomlkit.table()
+    table.add("id", view.id)
+    table.add("kind", view.kind)
+    table.add("title", view.title)
+    if view.source != "query":
+        table.add("source", view.source)
+    if view.interval is not None:
+        table.add("interval", view.interval)
+        table["interval"].comment("seconds between refreshes")
+    return table
 
 
 def _filter_table(item: Any) -> Any:
