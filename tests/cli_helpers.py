@@ -113,3 +113,9 @@ def render_return_annotation(view_file: Path) -> str:
             assert node.returns is not None
             return ast.unparse(node.returns)
     raise AssertionError(f"no render() in {view_file}")
+
+
+def top_level_functions(path: Path) -> list[str]:
+    """The names of the functions a Python file defines at its top level."""
+    module = ast.parse(path.read_text(encoding="utf-8"))
+    return [node.name for node in module.body if isinstance(node, ast.FunctionDef)]

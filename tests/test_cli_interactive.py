@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import tomllib
 from pathlib import Path
@@ -34,6 +35,7 @@ def test_accepting_every_default_builds_the_demo(tmp_path: Path) -> None:
     child = spawn(tmp_path, "board")
     for prompt in (
         "Dashboard title",
+        "Choose",  # the pattern
         "Views",
         "Filters",
         "Options of region",
@@ -51,16 +53,28 @@ def test_accepting_every_default_builds_the_demo(tmp_path: Path) -> None:
     assert [v["id"] for v in spec["views"]] == ["sales", "share", "rows", "total"]
     assert [f["id"] for f in spec["filters"]] == ["region", "product", "year"]
     assert spec["cache"] == {"backend": "filesystem", "timeout": 300, "lock_timeout": 120}
+    assert spec["app"]["pattern"] == "signal"
+    assert "stages" not in spec
 
 
 def test_bad_answers_are_explained_and_asked_again(tmp_path: Path) -> None:
     child = spawn(tmp_path, "board")
     answer(child, "Dashboard title", "Sales — 数据")
+    child.expect_exact("Pattern:")
+    child.expect_exact("1. signal")
+    child.expect_exact("(default)")
+    answer(child, "Choose", "3")
+    child.expect_exact("choose a number from 1 to 2, or a name")
+    answer(child, "Choose", "2")
     child.expect_exact("2. table")
     answer(child, "Views", "sales:pie")
     child.expect_exact("unknown view kind 'pie'")
     answer(child, "Views", "sales:graph sales:table")
     child.expect_exact("'sales' is given twice")
+    answer(child, "Views", "sales:1 rows:2@daily")
+    child.expect_exact("view 'rows': unknown source 'daily'")
+    answer(child, "Views", "sales:1 rows:2 kpi:3@live/0.1")
+    child.expect_exact("out of range")
     answer(child, "Views", "sales:1 rows:2")
     answer(child, "Filters", "region:slider")
     child.expect_exact("unknown filter kind 'slider'")
@@ -84,6 +98,7 @@ def test_bad_answers_are_explained_and_asked_again(tmp_path: Path) -> None:
     assert child.exitstatus == 0
     spec = tomllib.loads((tmp_path / "board" / "dashsignal.toml").read_text())
     assert spec["app"]["title"] == "Sales — 数据"
+    assert spec["app"]["pattern"] == "memoize"
     assert [(v["id"], v["kind"]) for v in spec["views"]] == [("sales", "graph"), ("rows", "table")]
     assert spec["filters"][0]["options"] == ["North", "South"]
     assert spec["cache"] == {"backend": "redis", "timeout": 60, "lock_timeout": 120}
@@ -92,6 +107,8 @@ def test_bad_answers_are_explained_and_asked_again(tmp_path: Path) -> None:
 @pytest.mark.parametrize("how", ["decline", "ctrl-c"])
 def test_declining_or_interrupting_writes_nothing(tmp_path: Path, how: str) -> None:
     child = spawn(tmp_path, "board", "--yes" if how == "never" else "--title=T")
+    child.expect_exact("Pattern:")
+    answer(child, "Choose", "")
     answer(child, "Views", "")
     answer(child, "Filters", "")
     answer(child, "Options of region", "")
@@ -106,3 +123,50 @@ def test_declining_or_interrupting_writes_nothing(tmp_path: Path, how: str) -> N
     child.close()
     assert child.exitstatus != 0 or child.signalstatus is not None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_views_may_read_the_stages_given_by_flag(tmp_path: Path) -> None:
+    child = spawn(tmp_path, "board", "--stage", "daily", "--stage", "weekly:daily", "--title=T")
+    answer(child, "Choose", "memoize")
+    child.expect_exact("@daily, @weekly")
+    answer(child, "Views", "trend:1@weekly  forecast@own  ticker:indicator@live/2.5")
+    answer(child, "Filters", "region")
+    answer(child, "Options of region", "")
+    answer(child, "Choose", "")
+    child.expect_exact("Cache timeout")
+    child.sendline("")
+    child.expect_exact("pattern: memoize")
+    child.expect_exact("stages:  daily (from query), weekly (from daily)")
+    child.expect_exact("ticker (indicator, live every 2.5 s)")
+    answer(child, "Create the project?", "y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    spec = tomllib.loads((tmp_path / "board" / "dashsignal.toml").read_text())
+    assert spec["app"]["pattern"] == "memoize"
+    assert [(s["id"], s["source"]) for s in spec["stages"]] == [
+        ("daily", "query"),
+        ("weekly", "daily"),
+    ]
+    assert [(v["id"], v["kind"], v.get("source")) for v in spec["views"]] == [
+        ("trend", "graph", "weekly"),
+        ("forecast", "graph", "own"),
+        ("ticker", "indicator", "live"),
+    ]
+    assert spec["views"][2]["interval"] == 2.5
+
+
+def test_a_background_compute_step_asks_no_pattern(tmp_path: Path) -> None:
+    child = spawn(tmp_path, "board", "--background", "--title=T", "--view", "a", "--filter", "f")
+    child.logfile_read = io.StringIO()
+    child.expect_exact("Cache backend:")
+    answer(child, "Choose", "")
+    answer(child, "Cache timeout", "")
+    child.expect_exact("pattern: signal")
+    answer(child, "Create the project?", "y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "Pattern:" not in child.logfile_read.getvalue()
+    app = tomllib.loads((tmp_path / "board" / "dashsignal.toml").read_text())["app"]
+    assert (app["pattern"], app["background"]) == ("signal", True)

@@ -38,6 +38,7 @@ from cli_helpers import (
     module_constant,
     render_return_annotation,
     run_cli,
+    top_level_functions,
     tree_snapshot,
 )
 
@@ -109,7 +110,7 @@ def test_yes_alone_generates_the_demo_spec(tmp_path: Path, yes: str) -> None:
     assert kinds.count("graph") >= 2
     assert "table" in kinds
     assert spec["cache"] == {"backend": "filesystem", "timeout": 300, "lock_timeout": 120}
-    assert spec["app"] == {"name": NAME, "title": "Proj", "background": False}
+    assert spec["app"] == {"name": NAME, "title": "Proj", "pattern": "signal", "background": False}
 
 
 def test_yes_alone_writes_a_compilable_project_and_reports_it(tmp_path: Path) -> None:
@@ -168,6 +169,110 @@ def test_view_flags_create_exactly_those_views(
         view_file = project / "views" / f"{view_id}.py"
         assert render_return_annotation(view_file) == RENDER_RETURNS[kind]
     compile_python_files(project)
+
+
+# --- --view ...@SOURCE, --stage, --pattern --------------------------------------------------
+
+# --view FLAG (with the stage `daily` declared) -> the [[views]] table it must produce.
+SOURCE_CASES: dict[str, dict[str, Any]] = {
+    "plain@query": {"id": "plain", "kind": "graph", "title": "Plain"},
+    "trend:graph@daily": {"id": "trend", "kind": "graph", "title": "Trend", "source": "daily"},
+    "by_day:table@daily": {"id": "by_day", "kind": "table", "title": "By day", "source": "daily"},
+    "forecast@own": {"id": "forecast", "kind": "graph", "title": "Forecast", "source": "own"},
+    "ticker:indicator@live": {
+        "id": "ticker",
+        "kind": "indicator",
+        "title": "Ticker",
+        "source": "live",
+        "interval": 5,
+    },
+    "ticker:indicator@live/10": {
+        "id": "ticker",
+        "kind": "indicator",
+        "title": "Ticker",
+        "source": "live",
+        "interval": 10,
+    },
+    "pulse@live/0.5": {
+        "id": "pulse",
+        "kind": "graph",
+        "title": "Pulse",
+        "source": "live",
+        "interval": 0.5,
+    },
+}
+
+
+@pytest.mark.parametrize(("flag", "expected"), SOURCE_CASES.items(), ids=list(SOURCE_CASES))
+def test_view_source_syntax_reaches_the_spec(
+    generated: Generated, flag: str, expected: dict[str, Any]
+) -> None:
+    project = generated("--stage", "daily", "--view", flag, "--yes")
+
+    [written] = load_toml(project)["views"]
+    assert written == expected
+    functions = top_level_functions(project / "views" / f"{expected['id']}.py")
+    assert "render" in functions
+    assert ("compute" in functions) == (expected.get("source") in ("own", "live"))
+    compile_python_files(project)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["daily"], [("daily", "query", "Daily")]),
+        (["daily:query"], [("daily", "query", "Daily")]),
+        (
+            ["weekly:daily", "daily", "monthly:weekly"],
+            [
+                ("weekly", "daily", "Weekly"),
+                ("daily", "query", "Daily"),
+                ("monthly", "weekly", "Monthly"),
+            ],
+        ),
+    ],
+    ids=["default-source", "explicit-query", "declared-child-first"],
+)
+def test_stage_flags_create_exactly_those_stages(
+    tmp_path: Path, flags: list[str], expected: list[tuple[str, str, str]]
+) -> None:
+    args = [part for flag in flags for part in ("--stage", flag)]
+    project = new_ok(tmp_path, *args, "--view", f"v@{expected[-1][0]}", "--yes")
+
+    stages = load_toml(project)["stages"]
+    assert [(s["id"], s["source"], s["title"]) for s in stages] == expected
+    assert {p.name for p in (project / "stages").glob("*.py")} == {"__init__.py"} | {
+        f"{stage_id}.py" for stage_id, _, _ in expected
+    }
+    for stage_id, _, _ in expected:
+        assert "derive" in top_level_functions(project / "stages" / f"{stage_id}.py")
+    compile_python_files(project)
+
+
+def test_no_stage_flag_writes_no_stages(generated: Generated) -> None:
+    project = generated("--yes")
+
+    assert "stages" not in load_toml(project)
+    assert not (project / "stages").exists()
+
+
+@pytest.mark.parametrize("pattern", ["signal", "memoize"])
+def test_pattern_flag_reaches_the_spec(generated: Generated, pattern: str) -> None:
+    project = generated("--pattern", pattern, "--yes")
+
+    assert load_toml(project)["app"]["pattern"] == pattern
+    compile_python_files(project)
+
+
+def test_background_with_the_signal_pattern_is_accepted(generated: Generated) -> None:
+    project = generated("--pattern", "signal", "--background", "--yes")
+
+    assert load_toml(project)["app"] == {
+        "name": NAME,
+        "title": "Proj",
+        "pattern": "signal",
+        "background": True,
+    }
 
 
 # --- --filter -------------------------------------------------------------------------------
@@ -295,7 +400,12 @@ def test_title_comes_from_the_flag_or_the_name(
 ) -> None:
     project = new_ok(tmp_path, *title_args, "--yes", name=name)
 
-    assert load_toml(project)["app"] == {"name": name, "title": expected, "background": False}
+    assert load_toml(project)["app"] == {
+        "name": name,
+        "title": expected,
+        "pattern": "signal",
+        "background": False,
+    }
     assert module_constant(project / "signaling" / "layout.py", "TITLE") == expected
 
 
@@ -338,6 +448,8 @@ def test_version_prints_the_package_version(tmp_path: Path) -> None:
         (["new", "--help"], option)
         for option in (
             "--view",
+            "--stage",
+            "--pattern",
             "--filter",
             "--cache",
             "--timeout",
@@ -398,6 +510,7 @@ def test_prompt_needed_without_terminal_fails_naming_the_flags(
     for flag in set(PROMPTED_FLAGS) - set(missing):
         assert flag not in error
     assert "--yes" in result.stderr
+    assert "--pattern" not in result.stderr
     assert result.stdout == ""
     assert list(tmp_path.iterdir()) == []
 
@@ -410,6 +523,7 @@ def test_every_prompted_flag_given_needs_no_terminal_and_no_yes(tmp_path: Path) 
     assert "New dashsignal project" not in result.stdout
     spec = load_toml(tmp_path / NAME)
     assert spec["app"]["title"] == "Given title"
+    assert spec["app"]["pattern"] == "signal"  # has a default; asked only in a prompted session
     assert spec["cache"] == {"backend": "null", "timeout": 0, "lock_timeout": 120}
     assert [(v["id"], v["kind"]) for v in spec["views"]] == [("chart", "graph"), ("rows", "table")]
     assert [(f["id"], f["kind"], f["options"]) for f in spec["filters"]] == [
@@ -470,6 +584,38 @@ BAD_FLAGS = [
     (["--timeout", str(MAX_TIMEOUT + 1)], "cache.timeout"),
     (["--title", "   "], "must not be empty"),
     (["-C", "missing"], "is not a directory"),
+    # sources, stages and the pattern
+    (["--view", "a@daily"], "view 'a': unknown source 'daily'; allowed: query, own, live"),
+    (
+        ["--stage", "daily", "--view", "a@Daily"],
+        "unknown source 'Daily'; allowed: query, own, live, daily",
+    ),
+    (["--view", "a@"], "no source after '@'"),
+    (["--view", "a:table@own/5"], "only a live view refreshes on an interval"),
+    (["--view", "a@query/5"], "only a live view refreshes on an interval"),
+    (["--view", "a@live/"], "interval '' is not a number of seconds"),
+    (["--view", "a@live/ten"], "interval 'ten' is not a number of seconds"),
+    (["--view", "a@live/-1"], "interval '-1' is not a number of seconds"),
+    (["--view", "a@live/0.4"], "an interval of 0.4 s is out of range: from 0.5 to 86400"),
+    (["--view", "a@live/86401"], "out of range"),
+    (["--view", "a@live/nan"], "not a number of seconds"),
+    (["--view", "a:pie@own"], "unknown view kind 'pie'"),
+    (["--view", "a:2@own"], "unknown view kind '2'"),
+    (["--stage", "daily:weekly"], "stage 'daily': unknown source 'weekly'; allowed: query"),
+    (["--stage", "daily:daily"], "stages: cycle daily -> daily"),
+    (["--stage", "a:b", "--stage", "b:a"], "stages: cycle a -> b -> a"),
+    (["--stage", "a:c", "--stage", "b:a", "--stage", "c:b"], "stages: cycle a -> c -> b -> a"),
+    (["--stage", "a:"], "stage 'a:': no source after ':'"),
+    (["--stage", "query"], "the id 'query' is reserved"),
+    (["--stage", "own"], "the id 'own' is reserved"),
+    (["--stage", "live:query"], "the id 'live' is reserved"),
+    (["--stage", "2x"], "not a valid identifier"),
+    (["--stage", "daily", "--stage", "Daily"], "duplicate id 'Daily'"),
+    (["--stage", "sales", "--view", "sales"], "duplicate id 'sales'"),
+    (["--stage", "region", "--filter", "region"], "duplicate id 'region'"),
+    (["--pattern", "memo"], "unknown pattern 'memo'; allowed: signal, memoize"),
+    (["--pattern", "Signal"], "unknown pattern 'Signal'"),
+    (["--pattern", "memoize", "--background"], "--background needs --pattern signal"),
 ]
 
 

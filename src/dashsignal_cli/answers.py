@@ -14,10 +14,17 @@ from dashsignal_cli.errors import UsageError
 from dashsignal_cli.spec import (
     CHOICE_KINDS,
     FILTER_KINDS,
+    LIVE,
+    MAX_INTERVAL,
+    MIN_INTERVAL,
+    PATTERNS,
+    QUERY,
+    RESERVED_SOURCES,
     VIEW_KINDS,
     check_identifier,
     filter_from_data,
     humanize,
+    stage_from_data,
     view_from_data,
 )
 
@@ -25,9 +32,15 @@ __all__ = [
     "DEFAULT_FILTERS",
     "DEFAULT_VIEWS",
     "build_spec_data",
+    "check_pattern",
+    "check_sources",
     "filter_table",
     "parse_filter_arg",
+    "parse_interval",
+    "parse_stage_arg",
     "parse_view_arg",
+    "stage_table",
+    "view_table",
 ]
 
 DEFAULT_VIEWS = ("sales:graph", "share:graph", "rows:table", "total:indicator")
@@ -51,20 +64,155 @@ _GENERIC_OPTIONS: list[str | int] = ["Alpha", "Beta", "Gamma", "Delta"]
 _RANGE = re.compile(r"(?P<low>-?\d+(?:\.\d+)?)\.\.(?P<high>-?\d+(?:\.\d+)?)\Z")
 _DATES = re.compile(r"(?P<low>\d{4}-\d{2}-\d{2})\.\.(?P<high>\d{4}-\d{2}-\d{2})\Z")
 _INTEGER = re.compile(r"-?\d+\Z")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?\Z")
+_SOURCES_IN_WORDS = (
+    "query (the shared query), the id of a stage, own (its own cached computation) "
+    "or live[/SECONDS] (refreshed on an interval)"
+)
 
 
 def parse_view_arg(text: str) -> dict[str, Any]:
-    """`ID[:KIND]` -> a `[[views]]` table; the kind defaults to graph."""
-    view_id, _, kind = text.strip().partition(":")
+    """`ID[:KIND][@SOURCE]` -> a `[[views]]` table; the kind defaults to graph.
+
+    SOURCE is `query` (the default), a stage's id, `own`, or `live[/SECONDS]`.
+    """
+    head, at, source = text.strip().partition("@")
+    view_id, _, kind = head.partition(":")
     check_identifier(view_id, f"view {text!r}")
     kind = kind or "graph"
     if kind not in VIEW_KINDS:
         raise UsageError(
             f"view {text!r}: unknown view kind {kind!r}; allowed: {', '.join(VIEW_KINDS)}"
         )
-    table = {"id": view_id, "kind": kind, "title": _DEMO_TITLES.get(view_id, humanize(view_id))}
+    table: dict[str, Any] = {
+        "id": view_id,
+        "kind": kind,
+        "title": _DEMO_TITLES.get(view_id, humanize(view_id)),
+    }
+    if at:
+        source, slash, seconds = source.partition("/")
+        if not source:
+            raise UsageError(
+                f"view {text!r}: no source after '@'",
+                hint=f"Write ID:KIND@SOURCE, SOURCE being {_SOURCES_IN_WORDS}.",
+            )
+        if slash and source != LIVE:
+            raise UsageError(
+                f"view {text!r}: only a live view refreshes on an interval",
+                hint=f"Write {view_id}:{kind}@live/{seconds or 10} for a live view.",
+            )
+        if source != QUERY:
+            table["source"] = source
+        if slash:
+            table["interval"] = parse_interval(seconds, f"view {text!r}")
     view_from_data(table, f"view {text!r}")
     return table
+
+
+def parse_stage_arg(text: str) -> dict[str, Any]:
+    """`ID[:SOURCE]` -> a `[[stages]]` table; the source defaults to the query."""
+    stage_id, colon, source = text.strip().partition(":")
+    if colon and not source:
+        raise UsageError(
+            f"stage {text!r}: no source after ':'",
+            hint=f'Write ID:SOURCE, SOURCE being "{QUERY}" or the id of another stage.',
+        )
+    return stage_table(stage_id, source or QUERY, where=f"stage {text!r}")
+
+
+def stage_table(
+    stage_id: str, source: str = QUERY, title: str | None = None, *, where: str | None = None
+) -> dict[str, Any]:
+    """A validated `[[stages]]` table (its source is checked against the others later)."""
+    where = where or f"stage {stage_id!r}"
+    check_identifier(stage_id, where)
+    if stage_id in RESERVED_SOURCES:
+        raise UsageError(
+            f"{where}: the id {stage_id!r} is reserved: {', '.join(RESERVED_SOURCES)} name the "
+            "other sources a view can read",
+            hint="Pick another id for the stage, e.g. daily.",
+        )
+    table = {
+        "id": stage_id,
+        "source": source,
+        "title": humanize(stage_id) if title is None else title,
+    }
+    stage_from_data(table, where)
+    return table
+
+
+def view_table(
+    view_id: str,
+    kind: str,
+    *,
+    title: str | None = None,
+    source: str = QUERY,
+    interval: str | None = None,
+) -> dict[str, Any]:
+    """A validated `[[views]]` table from `add-view`'s options."""
+    where = f"view {view_id!r}"
+    table: dict[str, Any] = {
+        "id": view_id,
+        "kind": kind,
+        "title": humanize(view_id) if title is None else title,
+    }
+    if source != QUERY:
+        table["source"] = source
+    if interval is not None:
+        if source != LIVE:
+            raise UsageError(
+                f"{where}: --interval is for a live view",
+                hint=f"Add --source {LIVE}, or leave out --interval.",
+            )
+        table["interval"] = parse_interval(interval, where)
+    view_from_data(table, where)
+    return table
+
+
+def parse_interval(text: str, where: str) -> int | float:
+    """Seconds between refreshes as given: `10` stays a whole number, `0.5` a fraction."""
+    token = text.strip()
+    hint = f"Write the seconds between refreshes, from {MIN_INTERVAL} to {MAX_INTERVAL}, e.g. 10."
+    if not _NUMBER.match(token):
+        raise UsageError(f"{where}: interval {text!r} is not a number of seconds", hint=hint)
+    seconds = _number(token)
+    if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
+        raise UsageError(
+            f"{where}: an interval of {token} s is out of range: "
+            f"from {MIN_INTERVAL} to {MAX_INTERVAL} seconds",
+            hint=hint,
+        )
+    return seconds
+
+
+def check_sources(views: list[dict[str, Any]], stages: list[dict[str, Any]]) -> None:
+    """Every stage derives from the query or a declared stage; every view reads a known source.
+
+    The spec checks this too (and cycles); here the error names the flag's value.
+    """
+    stage_ids = [s["id"] for s in stages]
+    for stage in stages:
+        if stage["source"] != QUERY and stage["source"] not in stage_ids:
+            allowed = ", ".join([QUERY, *(s for s in stage_ids if s != stage["id"])])
+            raise UsageError(
+                f"stage {stage['id']!r}: unknown source {stage['source']!r}; allowed: {allowed}",
+                hint=f"Declare that stage too with --stage {stage['source']}, or derive from "
+                f"{QUERY}.",
+            )
+    for view in views:
+        source = view.get("source", QUERY)
+        if source not in RESERVED_SOURCES and source not in stage_ids:
+            allowed = ", ".join([*RESERVED_SOURCES, *stage_ids])
+            raise UsageError(
+                f"view {view['id']!r}: unknown source {source!r}; allowed: {allowed}",
+                hint=f"Declare the stage with --stage {source}, or read {_SOURCES_IN_WORDS}.",
+            )
+
+
+def check_pattern(pattern: str) -> str:
+    if pattern not in PATTERNS:
+        raise UsageError(f"unknown pattern {pattern!r}; allowed: {', '.join(PATTERNS)}")
+    return pattern
 
 
 def parse_filter_arg(text: str) -> dict[str, Any]:
@@ -103,16 +251,20 @@ def build_spec_data(
     backend: str,
     timeout: int,
     background: bool = False,
+    pattern: str = "signal",
+    stages: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The plain data of a spec file, in the order it is written."""
     return {
         "app": {
             "name": name,
             "title": humanize(name) if title is None else title,
+            "pattern": pattern,
             "background": background,
         },
         "cache": {"backend": backend, "timeout": timeout},
         "filters": filters,
+        "stages": stages or [],
         "views": views,
     }
 

@@ -13,6 +13,7 @@ from rich.prompt import Confirm, IntPrompt, Prompt
 from dashsignal_cli.answers import (
     DEFAULT_FILTERS,
     DEFAULT_VIEWS,
+    check_sources,
     parse_filter_arg,
     parse_view_arg,
 )
@@ -22,8 +23,10 @@ from dashsignal_cli.spec import (
     CHOICE_KINDS,
     FILTER_KINDS,
     MAX_TIMEOUT,
+    QUERY,
     VIEW_KINDS,
     Spec,
+    ViewSpec,
     humanize,
 )
 
@@ -41,17 +44,28 @@ def ask_new_project(
     cache: str | None,
     timeout: int | None,
     title: str | None,
+    pattern: str | None = None,
+    stages: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Ask for every answer not given by a flag; return them as `build_spec_data` takes them."""
+    """Ask for every answer not given by a flag; return them as `build_spec_data` takes them.
+
+    `stages` are not asked for (they come from --stage only); views may read them.
+    """
     console = out()
+    stages = stages or []
     console.print(
         f"[bold]New dashsignal project[/] [cyan]{escape(name)}[/]  (Enter takes the default)"
     )
     if title is None:
         title = _ask("Dashboard title", humanize(name), _non_empty)
+    if pattern is None:
+        pattern = _ask_choice("Pattern", _PATTERN_NOTES, default="signal")
     if views is None:
         _show_kinds("Views are written ID:KIND, the kind by name or number", VIEW_KINDS)
-        view_tables = _ask("Views", " ".join(DEFAULT_VIEWS), _view_list)
+        _show_sources(stages)
+        view_tables = _ask(
+            "Views", " ".join(DEFAULT_VIEWS), lambda answer: _view_list(answer, stages)
+        )
     else:
         view_tables = [parse_view_arg(v) for v in views]
     if filters is None:
@@ -70,6 +84,7 @@ def ask_new_project(
         "backend": cache,
         "timeout": timeout,
         "title": title,
+        "pattern": pattern,
     }
 
 
@@ -78,12 +93,29 @@ def confirm_write(spec: Spec, target: Path) -> bool:
     console = out()
     console.print()
     console.print(f"[bold]{escape(spec.app.title)}[/] in [cyan]{escape(str(target))}[/]")
-    console.print("  views:   " + ", ".join(f"{v.id} ({v.kind})" for v in spec.views))
+    console.print(f"  pattern: {spec.app.pattern}")
+    if spec.stages:
+        console.print(
+            "  stages:  " + escape(", ".join(f"{s.id} (from {s.source})" for s in spec.stages))
+        )
+    console.print("  views:   " + escape(", ".join(_view_summary(v) for v in spec.views)))
     console.print("  filters: " + ", ".join(f"{f.id} ({f.kind})" for f in spec.filters))
     console.print(f"  cache:   {spec.cache.backend}, {spec.cache.timeout} s")
     return Confirm.ask("Create the project?", default=True, console=console)
 
 
+def _view_summary(view: ViewSpec) -> str:
+    if view.is_live:
+        return f"{view.id} ({view.kind}, live every {view.interval} s)"
+    if view.source != QUERY:
+        return f"{view.id} ({view.kind}, from {view.source})"
+    return f"{view.id} ({view.kind})"
+
+
+_PATTERN_NOTES = {
+    "signal": "one callback runs the query, a signal store triggers the views",
+    "memoize": "each view reads the memoized query itself; no signal store",
+}
 _BACKEND_NOTES = {
     "filesystem": "several workers on one host, no server",
     "redis": "several hosts; needs a Redis server",
@@ -142,20 +174,31 @@ def _items(answer: str) -> list[str]:
     return [item for item in _SEPARATORS.split(answer.strip()) if item]
 
 
+def _show_sources(stages: list[dict[str, Any]]) -> None:
+    console = out()
+    stage_ids = "".join(f", @{s['id']}" for s in stages)
+    console.print(
+        "  Add @SOURCE for where a view's data comes from: @query (default), @own (its own "
+        f"cached computation){escape(stage_ids)}, @live or @live/SECONDS (refreshed on an interval)"
+    )
+
+
 def _kind_by_number(item: str, kinds: tuple[str, ...]) -> str:
     """`rows:2` -> `rows:table` (the second kind); names and other numbers pass through as given."""
     head, colon, kind = item.partition(":")
-    kind, equals, values = kind.partition("=")
+    end = min((kind.index(mark) for mark in "=@" if mark in kind), default=len(kind))
+    kind, rest = kind[:end], kind[end:]
     if colon and kind.isdigit() and 1 <= int(kind) <= len(kinds):
         kind = kinds[int(kind) - 1]
-    return f"{head}{colon}{kind}{equals}{values}"
+    return f"{head}{colon}{kind}{rest}"
 
 
-def _view_list(answer: str) -> list[dict[str, Any]]:
+def _view_list(answer: str, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     tables = [parse_view_arg(_kind_by_number(item, VIEW_KINDS)) for item in _items(answer)]
     if not tables:
         raise DashsignalError("give at least one view")
     _check_no_repeats([t["id"] for t in tables])
+    check_sources(tables, stages)
     return tables
 
 

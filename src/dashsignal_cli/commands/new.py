@@ -14,7 +14,10 @@ EPILOG = (
     "Examples:\n\n"
     "  dashsignal new myapp --yes\n\n"
     "  dashsignal new myapp --view sales:graph --view rows:table "
-    "--filter region:dropdown=North,South --filter year:range=2019..2025 --cache redis --yes"
+    "--filter region:dropdown=North,South --filter year:range=2019..2025 --cache redis --yes\n\n"
+    "  dashsignal new myapp --stage daily --view trend:graph@daily --view forecast:graph@own "
+    "--view ticker:indicator@live/10 --yes\n\n"
+    "  dashsignal new myapp --pattern memoize --yes"
 )
 
 
@@ -30,8 +33,21 @@ def new(
         list[str] | None,
         typer.Option(
             "--view",
-            metavar="ID[:KIND]",
-            help="A view to create; repeat for more. KIND: graph (default), table, indicator.",
+            metavar="ID[:KIND][@SOURCE]",
+            help="A view to create; repeat for more. KIND: graph (default), table, indicator. "
+            "SOURCE, where its data comes from: query (default; the shared query), the id of a "
+            "--stage, own (its own cached computation, in views/ID.py) or live or live/SECONDS "
+            "(recomputed every SECONDS, default 5, not cached).",
+            show_default=False,
+        ),
+    ] = None,
+    stages: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stage",
+            metavar="ID[:SOURCE]",
+            help="A computed stage, derived in stages/ID.py from SOURCE: query (default) or "
+            "another stage's id; views read it with --view VIEW@ID. Repeat for more.",
             show_default=False,
         ),
     ] = None,
@@ -76,6 +92,17 @@ def new(
             show_default="from NAME",
         ),
     ] = None,
+    pattern: Annotated[
+        str | None,
+        typer.Option(
+            "--pattern",
+            metavar="PATTERN",
+            help="signal (default): one compute callback runs the query and signals the views "
+            "through a dcc.Store; memoize: each view's callback reads the memoized query itself, "
+            "no signal store. Asked for only when the other answers are asked for too.",
+            show_default=False,
+        ),
+    ] = None,
     background: Annotated[
         bool,
         typer.Option(
@@ -108,7 +135,10 @@ def new(
         DEFAULT_FILTERS,
         DEFAULT_VIEWS,
         build_spec_data,
+        check_pattern,
+        check_sources,
         parse_filter_arg,
+        parse_stage_arg,
         parse_view_arg,
     )
     from dashsignal_cli.spec import check_project_name, spec_from_data
@@ -120,6 +150,15 @@ def new(
     check_target_free(target)
     if cache is not None:
         _check_backend(cache)
+    if pattern is not None:
+        check_pattern(pattern)
+        if background and pattern != "signal":
+            raise UsageError(
+                f"--background needs --pattern signal, not {pattern}",
+                hint="The memoize pattern has no compute step to run in the background: "
+                "leave out --background or --pattern.",
+            )
+    stage_tables = [parse_stage_arg(s) for s in stages or []]
 
     missing = [
         flag for flag, value in _prompted(views, filters, cache, timeout, title) if value is None
@@ -136,7 +175,15 @@ def new(
         from dashsignal_cli.prompts import ask_new_project
 
         answers = ask_new_project(
-            name, views=views, filters=filters, cache=cache, timeout=timeout, title=title
+            name,
+            views=views,
+            filters=filters,
+            cache=cache,
+            timeout=timeout,
+            title=title,
+            # A background compute step needs the signal pattern: nothing to ask then.
+            pattern=pattern or ("signal" if background else None),
+            stages=stage_tables,
         )
     else:
         answers = {
@@ -145,8 +192,12 @@ def new(
             "backend": cache or "filesystem",
             "timeout": 300 if timeout is None else timeout,
             "title": title,
+            "pattern": pattern or "signal",
         }
-    spec = spec_from_data(build_spec_data(name=name, background=background, **answers))
+    check_sources(answers["views"], stage_tables)
+    spec = spec_from_data(
+        build_spec_data(name=name, background=background, stages=stage_tables, **answers)
+    )
 
     if interactive:
         from dashsignal_cli.prompts import confirm_write
