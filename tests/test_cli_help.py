@@ -19,6 +19,8 @@ COMMANDS = [
     "remove-view",
     "add-filter",
     "remove-filter",
+    "add-stage",
+    "remove-stage",
     "regenerate",
     "check",
     "graph",
@@ -60,3 +62,20 @@ def test_output_to_a_pipe_has_no_colour_codes(tmp_path: Path) -> None:
         )
         assert "\x1b[" not in result.stdout + result.stderr
     assert result.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("command", "texts"),
+    [
+        ("new", ["ID[:KIND][@SOURCE]", "--stage", "ID[:SOURCE]", "--pattern", "live/SECONDS"]),
+        ("add-view", ["--source", "--interval", "--source live --interval 10"]),
+        ("add-stage", ["--source", "--title", "add-stage weekly --source daily"]),
+        ("remove-stage", ["remove-stage weekly"]),
+        ("graph", ["memoize"]),
+    ],
+)
+def test_help_documents_stages_sources_and_the_pattern(command: str, texts: list[str]) -> None:
+    result = CliRunner().invoke(app, [command, "--help"], env={"NO_COLOR": "1", "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for text in texts:
+        assert text in result.output

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from dashsignal_cli import __version__
-from dashsignal_cli.commands import check, filters, graph, new, regenerate, views
+from dashsignal_cli.commands import check, filters, graph, new, regenerate, stages, views
 from dashsignal_cli.errors import DashsignalError
 
 __all__ = ["app", "main"]
@@ -50,6 +50,8 @@ app.command(name="add-view", epilog=views.ADD_EPILOG)(views.add_view)
 app.command(name="remove-view", epilog=views.REMOVE_EPILOG)(views.remove_view)
 app.command(name="add-filter", epilog=filters.ADD_EPILOG)(filters.add_filter)
 app.command(name="remove-filter", epilog=filters.REMOVE_EPILOG)(filters.remove_filter)
+app.command(name="add-stage", epilog=stages.ADD_EPILOG)(stages.add_stage)
+app.command(name="remove-stage", epilog=stages.REMOVE_EPILOG)(stages.remove_stage)
 app.command(name="regenerate", epilog=regenerate.EPILOG)(regenerate.regenerate)
 app.command(name="check", epilog=check.EPILOG)(check.check)
 app.command(name="graph", epilog=graph.EPILOG)(graph.graph)

@@ -10,7 +10,10 @@ from dashsignal_cli.commands._common import DryRunOption, ForceOption, ProjectOp
 
 ADD_EPILOG = (
     "Examples:\n\n  dashsignal add-view chart3\n\n"
-    '  dashsignal add-view rows --kind table --title "Latest rows"'
+    '  dashsignal add-view rows --kind table --title "Latest rows"\n\n'
+    "  dashsignal add-view trend --source daily\n\n"
+    "  dashsignal add-view forecast --source own\n\n"
+    "  dashsignal add-view ticker --kind indicator --source live --interval 10"
 )
 REMOVE_EPILOG = "Example:\n\n  dashsignal remove-view chart3 --dry-run"
 
@@ -24,16 +27,35 @@ def add_view(
         str | None,
         typer.Option("--title", metavar="TEXT", help="The card's title.", show_default="from ID"),
     ] = None,
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            "-s",
+            metavar="SOURCE",
+            help="Where the view's data comes from: query (the shared query), the id of a stage, "
+            "own (its own cached computation, compute() in views/ID.py) or live (recomputed on "
+            "an interval, not cached).",
+        ),
+    ] = "query",
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            "--interval",
+            metavar="SECONDS",
+            help="Seconds between refreshes of a live view (0.5 to 86400).",
+            show_default="5",
+        ),
+    ] = None,
     project: ProjectOption = None,
     dry_run: DryRunOption = False,
     force: ForceOption = False,
 ) -> None:
     """Add a view: its entry in dashsignal.toml, its module views/ID.py, its consumer callback."""
-    from dashsignal_cli.spec import humanize, view_from_data
+    from dashsignal_cli.answers import view_table
     from dashsignal_cli.spec_edit import add_entry
 
-    entry = {"id": view_id, "kind": kind, "title": humanize(view_id) if title is None else title}
-    view_from_data(entry, f"view {view_id!r}")
+    entry = view_table(view_id, kind, title=title, source=source, interval=interval)
     sync_project(
         project, lambda text: add_entry(text, "views", entry), dry_run=dry_run, force=force
     )
