@@ -110,7 +110,21 @@ def test_user_files_are_written_once_and_never_again() -> None:
 
 @pytest.mark.parametrize(
     ("path", "recreated"),
-    [("views/a.py", True), ("data.py", True), ("app.py", True), ("README.md", False)],
+    [
+        ("views/a.py", True),
+        ("data.py", True),
+        ("app.py", True),
+        ("README.md", False),
+        pytest.param(
+            "stages/a.py",
+            True,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="planner._REQUIRED_USER_FILE does not list stages/*.py, which the app "
+                "imports",
+            ),
+        ),
+    ],
 )
 def test_a_deleted_user_file_is_recreated_only_if_the_app_needs_it(
     path: str, recreated: bool
@@ -161,3 +175,13 @@ def test_a_manifest_naming_paths_outside_the_project_is_refused(path: str) -> No
     text = Manifest({path: Entry(Owner.MANAGED, "0" * 64)}).dumps()
     with pytest.raises(DashsignalError, match="damaged"):
         Manifest.loads(text)
+
+
+def test_a_removed_stages_module_is_kept_as_the_users() -> None:
+    last = {"stages/gone.py": user(OLD), "stages/__init__.py": managed(OLD)}
+    result = plan({}, {"stages/gone.py": OLD + "# mine\n", "stages/__init__.py": OLD}, last)
+    gone = only(result, "stages/gone.py")
+    assert (gone.action, gone.owner, gone.after) == (Action.KEEP, Owner.USER, None)
+    assert gone.note == "no longer generated"
+    # The managed package file of a project with no stage left goes, as it was untouched.
+    assert only(result, "stages/__init__.py").action is Action.DELETE

@@ -49,6 +49,7 @@ def find_problems(result: SyncPlan) -> list[Finding]:
             Finding("out-of-date", ".dashsignal/", "dashsignal's records are out of date")
         )
     findings.extend(_views_of_another_kind(result))
+    findings.extend(_missing_functions(result))
     risk = _RISKY_BACKENDS.get(result.spec.cache.backend)
     if risk:
         findings.append(Finding("risky", "dashsignal.toml", risk))
@@ -76,6 +77,62 @@ def _views_of_another_kind(result: SyncPlan) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _missing_functions(result: SyncPlan) -> list[Finding]:
+    """User modules that lack the function the wiring now calls in them.
+
+    User modules are written once, so a stage module emptied by hand, or a view whose source
+    was changed to own or live after its module was written, keeps the old shape.
+    """
+    texts = {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
+    findings = []
+    for stage in result.spec.stages:
+        path = f"stages/{stage.id}.py"
+        if _lacks(texts.get(path), "derive"):
+            findings.append(
+                Finding(
+                    "function",
+                    path,
+                    f"no derive(data) function, which computes stage '{stage.id}': add it, "
+                    "or delete the file to get a fresh one",
+                )
+            )
+    for view in result.spec.views:
+        path = f"views/{view.id}.py"
+        if not view.reads_cache and _lacks(texts.get(path), "compute"):
+            what = "an own view, with its own cached computation" if view.is_own else "a live view"
+            findings.append(
+                Finding(
+                    "function",
+                    path,
+                    f"no compute(filters) function, but '{view.id}' is now {what}: add "
+                    "compute(), or delete the file to get a fresh one",
+                )
+            )
+    return findings
+
+
+def _lacks(text: str | None, name: str) -> bool:
+    """True when `text` parses and defines, assigns or imports no top-level `name`."""
+    if text is None:
+        return False
+    try:
+        module = ast.parse(text)
+    except SyntaxError:
+        return False  # reported by the project's own tests and linters, not guessed at here
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            return False
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return False
+        if isinstance(node, ast.Import | ast.ImportFrom) and any(
+            (alias.asname or alias.name) == name for alias in node.names
+        ):
+            return False
+    return True
 
 
 def _render_return_annotation(text: str | None) -> str | None:

@@ -24,8 +24,10 @@ def check(
 ) -> None:
     """Exit non-zero with a report when the project is off its spec, edited, or risky.
 
-    Checks: the spec is valid; the generated code is in line with it; no generated file was
-    edited by hand; no view module belongs to a removed view; the configuration is not risky.
+    Checks that the spec is valid and the generated code in line with it;
+    that no generated file was edited by hand, and no module of yours belongs to a removed entry;
+    that each module of yours has what the wiring calls: render() of its view's kind,
+    derive() for a stage, compute() for an own or a live view; that the cache is not risky.
     """
     from pathlib import Path
 
