@@ -18,8 +18,9 @@ import pytest
 
 from dashsignal_cli.render import SIGNAL_ID
 from dashsignal_cli.spec import Spec
+from dashsignal_cli.specfile import parse_spec_text
 
-from project_helpers import generate, make_spec
+from project_helpers import expected_callback_graph, generate, make_spec
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +49,84 @@ PROJECTS = {
     "null-cache": make_spec("nocache", backend="null", filters=("region:radio",)),
     "background-diskcache": make_spec("slow", background=True, backend="filesystem"),
     "background-celery": make_spec("slow", background=True, backend="redis"),
+    # Every row of the seed's table at once: shared data, sequential stages (declared child
+    # first), an independent computation and real-time updates.
+    "chained-stages": parse_spec_text(
+        """
+        [app]
+        name = "chained"
+        [[filters]]
+        id = "region"
+        options = ["North", "South", "East"]
+        [[filters]]
+        id = "period"
+        kind = "dates"
+        min = 2024-01-01
+        max = 2025-12-31
+        [[stages]]
+        id = "weekly"
+        source = "daily"
+        [[stages]]
+        id = "daily"
+        [[views]]
+        id = "sales"
+        [[views]]
+        id = "by_region"
+        source = "daily"
+        [[views]]
+        id = "weekly_rows"
+        kind = "table"
+        source = "weekly"
+        [[views]]
+        id = "weekly_total"
+        kind = "indicator"
+        source = "weekly"
+        [[views]]
+        id = "target"
+        source = "own"
+        [[views]]
+        id = "ticker"
+        kind = "indicator"
+        source = "live"
+        interval = 2
+        """
+    ),
+    "memoize-redis": parse_spec_text(
+        """
+        [app]
+        name = "memo"
+        pattern = "memoize"
+        [cache]
+        backend = "redis"
+        [[filters]]
+        id = "channel"
+        kind = "checklist"
+        options = ["Online", "Retail"]
+        [[filters]]
+        id = "price"
+        kind = "range"
+        min = 0
+        max = 100
+        step = 5
+        [[stages]]
+        id = "daily"
+        [[views]]
+        id = "sales"
+        [[views]]
+        id = "share"
+        [[views]]
+        id = "daily_total"
+        kind = "indicator"
+        source = "daily"
+        [[views]]
+        id = "targets"
+        kind = "table"
+        source = "own"
+        [[views]]
+        id = "feed"
+        source = "live"
+        """
+    ),
     "hostile-text": make_spec(
         "hostile",
         title='Q3 """ \'\' {{ 7*7 }} {% raw %} \\ é 数据 🚀\nsecond line',
@@ -111,23 +190,8 @@ def test_app_imports_and_wires_the_callback_graph_of_its_spec(project: Path) -> 
     assert graph["server"] == "Flask"
     assert graph["title"] == spec.app.title
 
-    callbacks = {cb["output"]: cb["inputs"] for cb in graph["callbacks"]}
-    expected_inputs = [
-        [f.id, prop]
-        for f in spec.filters
-        for prop in (("start_date", "end_date") if f.kind == "dates" else ("value",))
-    ]
-    assert sorted(callbacks.pop(f"{SIGNAL_ID}.data")) == sorted(expected_inputs)
-    expected_consumers = {
-        {
-            "graph": f"{v.id}.figure",
-            "table": f"..{v.id}.rowData...{v.id}.columnDefs..",
-            "indicator": f"{v.id}.children",
-        }[v.kind]
-        for v in spec.views
-    }
-    assert set(callbacks) == expected_consumers
-    assert all(inputs == [[SIGNAL_ID, "data"]] for inputs in callbacks.values())
+    callbacks = {cb["output"]: sorted(cb["inputs"]) for cb in graph["callbacks"]}
+    assert callbacks == expected_callback_graph(spec)
 
 
 def test_generated_projects_own_tests_pass(project: Path) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dashsignal_cli.render import Owner, render, render_project, spec_version
+from dashsignal_cli.spec import Spec
 from dashsignal_cli.specfile import SPEC_FILENAME, dump_spec, parse_spec_text
 from dashsignal_cli.templating import python_literal
 
@@ -160,3 +162,117 @@ def test_python_literal_refuses_what_is_not_plain_data() -> None:
     for bad in (object(), float("nan"), {1, 2}):
         with pytest.raises((TypeError, ValueError)):
             python_literal(bad)
+
+
+# --- patterns, stages, own and live views ----------------------------------------------------
+
+EVERY_SOURCE = parse_spec_text(
+    """
+    [app]
+    name = "sources"
+    [[filters]]
+    id = "region"
+    options = ["North", "South"]
+    [[stages]]
+    id = "weekly"
+    source = "daily"
+    [[stages]]
+    id = "daily"
+    [[views]]
+    id = "sales"
+    [[views]]
+    id = "by_day"
+    kind = "table"
+    source = "daily"
+    [[views]]
+    id = "by_week"
+    kind = "indicator"
+    source = "weekly"
+    [[views]]
+    id = "target"
+    source = "own"
+    [[views]]
+    id = "ticker"
+    kind = "indicator"
+    source = "live"
+    interval = 2.5
+    """
+)
+
+
+def _memoized(spec: Spec) -> Spec:
+    return replace(spec, app=replace(spec.app, pattern="memoize"))
+
+
+def test_stages_get_a_user_module_each_and_one_managed_package() -> None:
+    files = render(EVERY_SOURCE)
+    assert files["stages/daily.py"].owner is Owner.USER
+    assert files["stages/weekly.py"].owner is Owner.USER
+    assert files["stages/__init__.py"].owner is Owner.MANAGED
+    assert "def derive(data: pd.DataFrame) -> pd.DataFrame:" in files["stages/daily.py"].text
+    assert not any(path.startswith("stages/") for path in render(EVERY_KIND))
+
+
+def test_own_and_live_views_compute_their_own_data() -> None:
+    files = render(EVERY_SOURCE)
+    for view_id in ("target", "ticker"):
+        assert (
+            "def compute(filters: dict[str, Any]) -> pd.DataFrame:"
+            in files[f"views/{view_id}.py"].text
+        )
+    assert "def compute(" not in files["views/sales.py"].text
+    assert "VERSION = " in files["views/target.py"].text  # cached: part of its keys
+    assert "VERSION = " not in files["views/ticker.py"].text  # never cached
+
+
+def test_computations_list_the_query_the_stages_and_own_views_in_dependency_order() -> None:
+    text = render(EVERY_SOURCE)["signaling/computations.py"].text
+    names = [
+        line.strip().split(":")[0].strip('"')
+        for line in text.splitlines()
+        if line.startswith("    ") and ": Computation(" in line
+    ]
+    assert names == ["QUERY", "daily", "weekly", "target"]
+
+
+def test_the_signal_pattern_has_a_store_per_stage_and_memoize_none() -> None:
+    signal = render(EVERY_SOURCE)
+    assert '"dashsignal-signal-weekly"' in signal["signaling/callbacks.py"].text
+    assert "def derive_weekly(signal: Any)" in signal["signaling/callbacks.py"].text
+    memo = render(_memoized(EVERY_SOURCE))
+    callbacks = memo["signaling/callbacks.py"].text
+    assert "SIGNAL" not in callbacks
+    assert "dcc.Store" not in memo["signaling/layout.py"].text
+    assert 'cached_result("daily", filters)' in callbacks
+
+
+def test_a_live_view_gets_an_interval_in_milliseconds() -> None:
+    layout = render(EVERY_SOURCE)["signaling/layout.py"].text
+    assert 'dcc.Interval(id=INTERVALS["ticker"], interval=2500)' in layout
+
+
+@pytest.mark.parametrize("pattern", ["signal", "memoize"])
+@pytest.mark.parametrize("backend", ["filesystem", "redis", "simple", "null"])
+def test_every_python_file_compiles_for_every_pattern_and_source(
+    pattern: str, backend: str
+) -> None:
+    spec = replace(
+        EVERY_SOURCE,
+        app=replace(EVERY_SOURCE.app, pattern=pattern),
+        cache=replace(EVERY_SOURCE.cache, backend=backend),
+    )
+    for path, generated in render(spec).items():
+        if path.endswith(".py"):
+            ast.parse(generated.text, filename=path)
+
+
+def test_spec_version_follows_where_stages_derive_from() -> None:
+    rewired = replace(
+        EVERY_SOURCE,
+        stages=tuple(replace(s, source="query") for s in EVERY_SOURCE.stages),
+    )
+    assert spec_version(rewired) != spec_version(EVERY_SOURCE)
+    retitled = replace(
+        EVERY_SOURCE, stages=tuple(replace(s, title="Other") for s in EVERY_SOURCE.stages)
+    )
+    assert spec_version(retitled) == spec_version(EVERY_SOURCE)

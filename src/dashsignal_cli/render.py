@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from dashsignal_cli.spec import FilterSpec, Spec, ViewSpec
+from dashsignal_cli.spec import QUERY, FilterSpec, Spec, StageSpec, ViewSpec
 from dashsignal_cli.specfile import SPEC_FILENAME, dump_spec
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "demo_columns",
     "render",
     "render_project",
+    "signal_id",
     "spec_version",
 ]
 
@@ -51,6 +52,7 @@ _PROJECT_FILES = (
     ("signaling/__init__.py.jinja", "signaling/__init__.py", Owner.MANAGED),
     ("signaling/cache.py.jinja", "signaling/cache.py", Owner.MANAGED),
     ("signaling/callbacks.py.jinja", "signaling/callbacks.py", Owner.MANAGED),
+    ("signaling/computations.py.jinja", "signaling/computations.py", Owner.MANAGED),
     ("signaling/filters.py.jinja", "signaling/filters.py", Owner.MANAGED),
     ("signaling/guard.py.jinja", "signaling/guard.py", Owner.MANAGED),
     ("signaling/locks.py.jinja", "signaling/locks.py", Owner.MANAGED),
@@ -102,17 +104,26 @@ def render(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, Generate
     for view in context["views"]:
         text = env.get_template(f"views/{view['kind']}.py.jinja").render(context, view=view)
         files[f"views/{view['id']}.py"] = GeneratedFile(text, Owner.USER)
+    for stage in context["stages"]:
+        text = env.get_template("stages/stage.py.jinja").render(context, stage=stage)
+        files[f"stages/{stage['id']}.py"] = GeneratedFile(text, Owner.USER)
     return dict(sorted(files.items()))
 
 
 def _optional_files(spec: Spec) -> list[str]:
     """Managed files only some specs have."""
-    if not spec.app.background:
-        return []
-    if spec.cache.backend == "redis":
-        # Celery runs the jobs; the tests start a worker of their own.
-        return ["signaling/background.py", "tests/celery_worker.py"]
-    return ["signaling/background.py"]
+    paths = ["stages/__init__.py"] if spec.stages else []
+    if spec.app.background:
+        paths.append("signaling/background.py")
+        if spec.cache.backend == "redis":
+            # Celery runs the jobs; the tests start a worker of their own.
+            paths.append("tests/celery_worker.py")
+    return paths
+
+
+def signal_id(source: str) -> str:
+    """The id of the dcc.Store that signals a computed result: the query's or a stage's."""
+    return SIGNAL_ID if source == QUERY else f"{SIGNAL_ID}-{source}"
 
 
 def render_project(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, GeneratedFile]:
@@ -130,6 +141,8 @@ def spec_version(spec: Spec) -> str:
             [f.id, f.kind, list(f.options), _plain(f.min), _plain(f.max), f.step]
             for f in spec.filters
         ],
+        # Where each stage's result comes from is part of what it means.
+        "stages": sorted([s.id, s.source] for s in spec.stages),
     }
     canonical = json.dumps(meaning, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
@@ -137,29 +150,59 @@ def spec_version(spec: Spec) -> str:
 
 def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
     dates, categories = demo["dates"], demo["categories"]
-    graphs = [v for v in spec.views if v.kind == "graph"]
+    time_column = dates[0] if dates else demo["day"]
+    graphs = [v for v in spec.views if v.kind == "graph" and v.reads_cache]
     view_kinds = {v.kind for v in spec.views}
     helper_of_kind = {"indicator": "EMPTY_TEXT", "graph": "empty_figure", "table": "table_payload"}
+    views = [
+        _view_context(v, graphs, demo, time_column=time_column, categories=categories)
+        for v in spec.views
+    ]
+    stages = [_stage_context(s, views) for s in spec.ordered_stages()]
     return {
         "view_kinds": sorted(view_kinds),
-        # What signaling/outputs.py provides that these views use, in import order.
+        # What signaling/outputs.py provides that these views use, in import order: the layout
+        # shows every view empty at first; callbacks only those that can wait for a signal.
         "output_helpers": [h for k, h in helper_of_kind.items() if k in view_kinds],
+        "callback_helpers": _callback_helpers(spec),
         "app": spec.app,
+        "signal_pattern": spec.app.pattern == "signal",
         "cache": spec.cache,
         "signal_id": SIGNAL_ID,
         "spec_version": spec_version(spec),
         "filters": [_filter_context(f) for f in spec.filters],
-        "views": [
-            _view_context(
-                v,
-                graphs,
-                demo,
-                time_column=dates[0] if dates else demo["day"],
-                categories=categories,
-            )
-            for v in spec.views
-        ],
+        "views": views,
+        "cached_views": [v for v in views if v["reads_cache"]],
+        "own_views": [v for v in views if v["is_own"]],
+        "live_views": [v for v in views if v["is_live"]],
+        "stages": stages,
+        # The grouping keys of the demo stages: every view template still finds its columns.
+        "demo_keys": [time_column, *categories],
         "demo": demo,
+    }
+
+
+def _callback_helpers(spec: Spec) -> list[str]:
+    """What signaling/callbacks.py imports from signaling/outputs.py, sorted as isort does."""
+    signalled = {v.kind for v in spec.views if v.reads_cache and spec.app.pattern == "signal"}
+    tables = any(v.kind == "table" for v in spec.views)
+    wanted = {
+        "EMPTY_TEXT": "indicator" in signalled,
+        "TablePayload": tables,
+        "empty_figure": "graph" in signalled,
+        "table_payload": tables,
+    }
+    return [name for name, used in wanted.items() if used]
+
+
+def _stage_context(stage: StageSpec, views: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": stage.id,
+        "source": stage.source,
+        "title": stage.title,
+        "signal_id": signal_id(stage.id),
+        "source_signal_id": signal_id(stage.source),
+        "views": [v["id"] for v in views if v["source"] == stage.id],
     }
 
 
@@ -187,9 +230,12 @@ def _view_context(
     categories: list[str],
 ) -> dict[str, Any]:
     # The demo gives each chart something different to show: the first a timeline, the next
-    # ones a bar chart per category filter, and a histogram when there is nothing left.
+    # ones a bar chart per category filter, and a histogram when there is nothing left. Own and
+    # live views compute a time series of their own.
     chart, x = "timeline", time_column
-    if view.kind == "graph":
+    if view.is_live:
+        chart = "live"
+    elif view.kind == "graph" and view.reads_cache:
         position = graphs.index(view)
         if position > 0 and categories:
             chart, x = "bar", categories[(position - 1) % len(categories)]
@@ -199,6 +245,13 @@ def _view_context(
         "id": view.id,
         "kind": view.kind,
         "title": view.title,
+        "source": view.source,
+        "is_own": view.is_own,
+        "is_live": view.is_live,
+        "reads_cache": view.reads_cache,
+        "signal_id": signal_id(view.source) if view.reads_cache else None,
+        # Milliseconds, as dcc.Interval takes them.
+        "interval_ms": round(view.interval * 1000) if view.interval is not None else None,
         "demo": {"chart": chart, "x": x, "y": demo["amount"]},
     }
 
