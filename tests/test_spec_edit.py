@@ -170,3 +170,27 @@ def test_removing_an_unknown_stage_names_the_known_ones() -> None:
         remove_entry(STAGED, "stages", "weekly")
     with pytest.raises(SpecError, match=r"\(there are: none\)"):
         remove_entry(SPEC, "stages", "weekly")
+
+
+@pytest.mark.parametrize(
+    ("table_name", "entry", "message"),
+    [
+        ("views", {**NEW_VIEW, "source": "weekly"}, "view 'extra': unknown source 'weekly'; "),
+        ("stages", {**NEW_STAGE, "id": "w", "source": "weekly"}, "stage 'w': unknown source "),
+        ("stages", {**NEW_STAGE, "id": "w", "source": "own"}, "allowed: query, daily"),
+    ],
+    ids=["view", "stage", "stage-from-own"],
+)
+def test_a_new_entry_must_read_a_source_the_spec_has(
+    table_name: str, entry: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        add_entry(STAGED, table_name, entry)
+    assert message in caught.value.message
+    assert caught.value.hint is not None and "add-stage" in caught.value.hint
+
+
+@pytest.mark.parametrize("source", ["query", "own", "live", "daily"])
+def test_a_new_view_may_read_any_known_source(source: str) -> None:
+    edited = add_entry(STAGED, "views", {**NEW_VIEW, "source": source})
+    assert tomllib.loads(edited)["views"][-1]["source"] == source

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from dashsignal_cli.errors import SpecError
+from dashsignal_cli.spec import QUERY, RESERVED_SOURCES
 from dashsignal_cli.specfile import parse_spec_data
 
 __all__ = ["add_entry", "remove_entry"]
@@ -35,6 +36,7 @@ def add_entry(text: str, table_name: str, entry: dict[str, Any]) -> str:
             hint="Ids name modules and components: every filter, stage and view needs its own. "
             "Pick another id, or remove the existing one first.",
         )
+    _check_source(data, table_name, entry)
     document = tomlkit.parse(text)
     array = document.get(table_name)
     if isinstance(array, tomlkit.items.Array):
@@ -156,6 +158,21 @@ def remove_entry(text: str, table_name: str, entry_id: str) -> str:
     if edited is not None and parse_spec_data(edited) == expected:
         return edited
     return _remove_with_tomlkit(text, table_name, index)
+
+
+def _check_source(data: dict[str, Any], table_name: str, entry: dict[str, Any]) -> None:
+    """A new stage or view must read something the spec has (the spec checks it too, by index)."""
+    if table_name not in ("stages", "views"):
+        return
+    stage_ids = [str(s.get("id")) for s in data.get("stages", []) if isinstance(s, dict)]
+    source = entry.get("source", QUERY)
+    allowed = [QUERY, *stage_ids] if table_name == "stages" else [*RESERVED_SOURCES, *stage_ids]
+    if source not in allowed:
+        what = _WHAT[table_name]
+        raise SpecError(
+            f"{what} {entry['id']!r}: unknown source {source!r}; allowed: {', '.join(allowed)}",
+            hint="Add that stage first (dashsignal add-stage), or pick one of these sources.",
+        )
 
 
 def _check_unread(data: dict[str, Any], stage_id: str) -> None:

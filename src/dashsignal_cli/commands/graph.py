@@ -11,7 +11,7 @@ from dashsignal_cli.commands._common import ProjectOption
 EPILOG = (
     "Examples:\n\n  dashsignal graph\n\n"
     "  dashsignal graph --format mermaid >> README.md\n\n"
-    "  dashsignal graph --format json | jq '.views[] | {id, source, inputs}'"
+    "  dashsignal graph --format json | jq '.views | map({id, source, inputs})'"
 )
 
 
