@@ -16,17 +16,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dashsignal_cli.render import SIGNAL_ID
+from dashsignal_cli.render import SIGNAL_ID, signal_id
 from dashsignal_cli.spec import QUERY, Spec, StageSpec, ViewSpec
 
-__all__ = ["data_flow", "interval_id", "mermaid", "signal_id"]
+__all__ = ["data_flow", "interval_id", "mermaid"]
 
 _QUERY_FUNCTION = "data.expensive_query"
-
-
-def signal_id(source: str) -> str:
-    """The id of the signal store that announces the result of `source` (the query or a stage)."""
-    return SIGNAL_ID if source == QUERY else f"{SIGNAL_ID}-{source}"
 
 
 def interval_id(view_id: str) -> str:
