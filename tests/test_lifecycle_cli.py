@@ -1376,11 +1376,6 @@ def test_check_json_reports_the_missing_function(project: Path) -> None:
 # --- deleted stage modules ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="planner._REQUIRED_USER_FILE lists views/*.py, app.py and data.py, not stages/*.py: "
-    "a deleted stage module is not recreated although the app imports it",
-)
 def test_deleted_stage_module_is_recreated(project: Path) -> None:
     cli_ok(project, "add-stage", "daily")
     text = read(project, "stages/daily.py")

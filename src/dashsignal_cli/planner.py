@@ -29,7 +29,11 @@ __all__ = ["Action", "Change", "Plan", "plan_changes"]
 Reader = Callable[[str], "str | None"]
 
 # User files the app cannot run without: recreated if the user deleted them.
-_REQUIRED_USER_FILE = re.compile(r"(app|data)\.py|views/[A-Za-z_][A-Za-z0-9_]*\.py")
+_REQUIRED_USER_FILE = re.compile(r"(app|data)\.py|(views|stages)/[A-Za-z_][A-Za-z0-9_]*\.py")
+
+
+# Why a user file of a removed entry is kept, by its folder.
+_ORPHAN_NOTES = {"views": "belongs to no view any more", "stages": "belongs to no stage any more"}
 
 
 class Action(StrEnum):
@@ -164,7 +168,7 @@ def _plan_stale(path: str, entry: Entry, current: str | None) -> Change | None:
     if current is None or entry.owner is Owner.SPEC:
         return None
     if entry.owner is Owner.USER:
-        note = "belongs to no view any more" if path.startswith("views/") else "no longer generated"
+        note = _ORPHAN_NOTES.get(path.split("/", 1)[0], "no longer generated")
         return Change(path, Action.KEEP, Owner.USER, current, None, note)
     if digest(current) == entry.sha256:
         return Change(path, Action.DELETE, Owner.MANAGED, current, None)

@@ -275,8 +275,8 @@ def view_from_data(item: object, where: str) -> ViewSpec:
         interval = table.get("interval", DEFAULT_INTERVAL)
         if (
             type(interval) not in (int, float)
-            or not math.isfinite(interval)  # type: ignore[arg-type]
-            or not MIN_INTERVAL <= interval <= MAX_INTERVAL  # type: ignore[operator]
+            or not math.isfinite(interval)
+            or not MIN_INTERVAL <= interval <= MAX_INTERVAL
         ):
             raise SpecError(
                 f"{where}.interval: seconds between refreshes, from {MIN_INTERVAL} to "
