@@ -144,7 +144,8 @@ def report_flow(spec: Spec, output_format: str) -> None:
             timer = item["interval"]
             ticks = f"every {timer['seconds']} s ({timer['id']})"
             branch.add(f"{_view_line(item)} {item['reads']} {ticks}")
-    out().print(tree)
+    # Wrapped, not cropped (the console's soft wrap crops a tree): every id stays whole.
+    out().print(tree, soft_wrap=False)
 
 
 def _add_readers(branch: Tree, source: str, flow: dict[str, Any], *, signal: bool) -> None:
