@@ -3,7 +3,8 @@ processes, real `redis-server` processes, real HTTP from concurrent threads.
 
 The generated project's data.py belongs to its user, so these tests replace it with a double whose
 `expensive_query` appends one line per call to a counter file shared by every worker process: the
-number of lines is the number of computations across the whole deployment. Everything listens on
+number of lines is the number of computations across the whole deployment. Stages and own views
+are user files too: their functions get the same counting, in a second file. Everything listens on
 127.0.0.1 only; every wait is bounded; every process started here is stopped by its id.
 """
 
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ import redis
 
 from dashsignal_cli.render import SIGNAL_ID
 from dashsignal_cli.spec import Spec
+from dashsignal_cli.specfile import parse_spec_text
 
 from project_helpers import generate, make_spec
 
@@ -95,6 +98,33 @@ def expensive_query(filters: dict[str, Any]) -> pd.DataFrame:
 '''
 
 
+# Appended to a generated stage (stages/<id>.py) or own view (views/<id>.py): the module's own
+# function, counted in calls.txt beside the query's counter and as slow as the query. The cache
+# looks the function up by name on every call, so this last definition is the one that runs.
+COUNTING = """
+
+import os as _os
+import time as _time
+
+_uncounted_{function} = {function}
+
+
+def {function}(argument):
+    folder = _os.path.dirname(_os.environ["DS_TEST_COUNTER"])
+    with open(_os.path.join(folder, "calls.txt"), "a", encoding="utf-8") as counter:
+        counter.write("{name} " + str(_os.getpid()) + "\\n")
+        counter.flush()
+    _time.sleep(float(_os.environ.get("DS_TEST_DELAY", "0.3")))
+    return _uncounted_{function}(argument)
+"""
+
+
+def counted_modules(spec: Spec) -> dict[str, str]:
+    """The generated user modules whose function COUNTING wraps: {path: function name}."""
+    stages = {f"stages/{stage.id}.py": "derive" for stage in spec.stages}
+    return stages | {f"views/{view.id}.py": "compute" for view in spec.views if view.is_own}
+
+
 def expected_total(rows: int) -> str:
     """What the `total` indicator shows for DS_TEST_ROWS=rows (the double ignores the filters)."""
     cycles, rest = divmod(rows, 997)
@@ -104,6 +134,65 @@ def expected_total(rows: int) -> str:
 
 def demo_spec(backend: str, name: str = "demo") -> Spec:
     return make_spec(name, views=DEMO_VIEWS, filters=DEMO_FILTERS, backend=backend)
+
+
+# The demo filters, as spec text.
+PATTERN_FILTERS = """
+[[filters]]
+id = "region"
+kind = "dropdown"
+options = ["North", "South", "East", "West"]
+
+[[filters]]
+id = "product"
+kind = "multi"
+options = ["Basic", "Plus", "Pro"]
+
+[[filters]]
+id = "year"
+kind = "range"
+min = 2019
+max = 2025
+"""
+# Projects of the other shapes: {name: (pattern, {stage: source}, {view: (kind, source)})}.
+PATTERN_PROJECTS: dict[str, tuple[str, dict[str, str], dict[str, tuple[str, str]]]] = {
+    # Four views on the query, each calling the cache itself: the seed's @cache.memoize runs
+    # the query once per view here.
+    "memoize": (
+        "memoize",
+        {},
+        {
+            "sales": ("graph", "query"),
+            "share": ("graph", "query"),
+            "rows": ("table", "query"),
+            "total": ("indicator", "query"),
+        },
+    ),
+    # A chain query -> daily -> weekly with a view on each, and a view with its own data (few
+    # graphs: drawing them is what costs a stampede its time).
+    "stages": (
+        "signal",
+        {"daily": "query", "weekly": "daily"},
+        {
+            "total": ("indicator", "query"),
+            "daily_chart": ("graph", "daily"),
+            "weekly_rows": ("table", "weekly"),
+            "targets": ("indicator", "own"),
+        },
+    ),
+}
+
+
+def pattern_spec(project: str, backend: str) -> Spec:
+    """The spec of one of PATTERN_PROJECTS, written as a user writes dashsignal.toml."""
+    pattern, stages, views = PATTERN_PROJECTS[project]
+    text = f'[app]\nname = "{project}"\npattern = "{pattern}"\n\n[cache]\nbackend = "{backend}"\n'
+    text += PATTERN_FILTERS
+    for stage, source in stages.items():
+        text += f'\n[[stages]]\nid = "{stage}"\nsource = "{source}"\n'
+    for view, (kind, source) in views.items():
+        text += f'\n[[views]]\nid = "{view}"\nkind = "{kind}"\nsource = "{source}"\n'
+    return parse_spec_text(text)
 
 
 # Distinct filter states, so that every test starts from entries nobody computed yet. None of
@@ -211,6 +300,8 @@ class App:
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     # True when every log line of the app names its worker process ("[pid] [LEVEL] message").
     pid_logs: bool = False
+    # The stages and own views whose functions count their calls (COUNTING).
+    counted: tuple[str, ...] = ()
 
     def computations(self) -> int:
         """How many times expensive_query ran, in every worker, since the server started."""
@@ -219,6 +310,30 @@ class App:
         except FileNotFoundError:
             return 0
         return sum(1 for line in text.splitlines() if line.strip())
+
+    @property
+    def calls_file(self) -> Path:
+        return self.counter.with_name("calls.txt")
+
+    def counts(self) -> Counter[str]:
+        """Runs of the query (as "query") and of each counted function, in every worker."""
+        try:
+            text = self.calls_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = ""
+        counts = Counter(line.split()[0] for line in text.splitlines() if line.strip())
+        counts["query"] = self.computations()
+        return counts
+
+    def each_once(self) -> Counter[str]:
+        """What `counts` grows by when one new filter state is shown: everything ran once."""
+        return Counter(dict.fromkeys(("query", *self.counted), 1))
+
+    def describe_counts(self) -> str:
+        """Every counted run, one line each: the function (or the query's filters) and its pid."""
+        files = (self.counter, self.calls_file)
+        query, calls = (path.read_text() if path.exists() else "" for path in files)
+        return f"query:\n{query}\ncalls:\n{calls}"
 
     def log_size(self) -> int:
         return self.log.stat().st_size
@@ -237,8 +352,14 @@ class App:
         return next(cb for cb in self.callbacks if cb["output"] == f"{SIGNAL_ID}.data")
 
     @property
+    def stage_callbacks(self) -> list[dict[str, Any]]:
+        """Each stage's step: from its source's signal store to its own."""
+        return [cb for cb in self.callbacks if cb["output"].startswith(f"{SIGNAL_ID}-")]
+
+    @property
     def consumer_callbacks(self) -> list[dict[str, Any]]:
-        return [cb for cb in self.callbacks if cb["output"] != f"{SIGNAL_ID}.data"]
+        """Every view's callback: all but those that write a signal store."""
+        return [cb for cb in self.callbacks if not cb["output"].startswith(SIGNAL_ID)]
 
     def consumer(self, view_id: str) -> dict[str, Any]:
         return next(
@@ -265,12 +386,34 @@ class App:
         )
         return list(zip(callbacks, replies, strict=True))
 
+    def fire(self, callback: dict[str, Any], values: dict[str, Any]) -> Reply:
+        """POST `callback` with the value of each of its inputs, found by component id."""
+        return self.post(callback_body(callback, [values[dep["id"]] for dep in callback["inputs"]]))
+
     def change_filters(self, filters: dict[str, Any]) -> tuple[Any, list[tuple[Any, Reply]]]:
-        """What the browser does on a filter change: compute, then every consumer at once."""
-        computed = self.compute(filters)
-        assert computed.status == 200, computed.describe()
-        signal_value = signal_of(computed)
-        return signal_value, self.consume_all(signal_value)
+        """What the browser does on a filter change: the compute step, each stage's step once its
+        source has signalled, then every view at once, each with its inputs (a signal store or
+        the filters themselves). A memoize project has no steps: its views take the filters.
+        """
+        values = dict(filters)  # component id -> value, the filters' and then the stores'
+        signal_value = None
+        if any(cb["output"] == f"{SIGNAL_ID}.data" for cb in self.callbacks):
+            computed = self.compute(filters)
+            assert computed.status == 200, computed.describe()
+            values[SIGNAL_ID] = signal_value = signal_of(computed)
+        pending = self.stage_callbacks
+        while pending:
+            ready = [cb for cb in pending if cb["inputs"][0]["id"] in values]
+            assert ready, f"no stage step can run: {pending}"
+            for callback in ready:
+                store = split_output(callback["output"])[0][0]
+                reply = self.fire(callback, values)
+                assert reply.status == 200, f"{store}: {reply.describe()}"
+                values[store] = reply.json()["response"][store]["data"]
+                pending.remove(callback)
+        callbacks = self.consumer_callbacks
+        replies = all_at_once([functools.partial(self.fire, cb, values) for cb in callbacks])
+        return signal_value, list(zip(callbacks, replies, strict=True))
 
 
 def signal_of(reply: Reply) -> Any:
@@ -344,7 +487,8 @@ def start_app(
     rows: int | None = None,
     pid_logs: bool = False,
 ) -> tuple[App, subprocess.Popen[bytes]]:
-    """Generate `spec` into `tmp`, swap in the counting data.py, run it under gunicorn.
+    """Generate `spec` into `tmp` with its counting doubles (DATA_DOUBLE, COUNTING), run it under
+    gunicorn.
 
     With `pid_logs`, gunicorn's own logging configuration (its defaults, switched on by a JSON
     log config) also formats the app's log lines, so each line names its worker's pid.
@@ -352,11 +496,16 @@ def start_app(
     tmp.mkdir(parents=True, exist_ok=True)
     project = generate(tmp / spec.app.name, spec)
     (project / "data.py").write_text(DATA_DOUBLE, encoding="utf-8")
+    modules = counted_modules(spec)
+    for path, function in modules.items():
+        with (project / path).open("a", encoding="utf-8") as module:
+            module.write(COUNTING.format(name=Path(path).stem, function=function))
     app = App(
         port=free_port(),
         log=tmp / "gunicorn.log",
         counter=tmp / "computations.txt",
         cache_dir=tmp / "cache",
+        counted=tuple(Path(path).stem for path in modules),
     )
     env = {
         "PATH": f"{BIN}:/usr/bin:/bin",
@@ -519,6 +668,11 @@ class Fleet:
     def app(self, backend: str) -> App:
         url = self.redis.url if backend == "redis" else None
         return self.custom(f"app-{backend}", demo_spec(backend), redis_url=url)
+
+    def project(self, project: str, backend: str) -> App:
+        """One of PATTERN_PROJECTS on `backend`."""
+        url = self.redis.url if backend == "redis" else None
+        return self.custom(f"{project}-{backend}", pattern_spec(project, backend), redis_url=url)
 
     def custom(self, name: str, spec: Spec, **options: Any) -> App:
         if name not in self._apps:
@@ -956,3 +1110,57 @@ def test_the_signal_is_small_and_does_not_grow_with_the_data(
         assert total == expected_total(count)
     assert big.computations() == 1
     big.assert_no_errors()
+
+
+# --- 8: the memoize pattern, chained stages and own views ---------------------------------------
+
+PATTERN_CASES = [(project, backend) for project in PATTERN_PROJECTS for backend in BACKENDS]
+
+
+def expected_inputs(project: str) -> dict[str, set[str]]:
+    """The component ids each view's callback takes: its source's signal store, or the filters."""
+    pattern, _, views = PATTERN_PROJECTS[project]
+
+    def inputs(source: str) -> set[str]:
+        if pattern == "memoize" or source == "own":
+            return {"region", "product", "year"}
+        return {SIGNAL_ID if source == "query" else f"{SIGNAL_ID}-{source}"}
+
+    return {view: inputs(source) for view, (_, source) in views.items()}
+
+
+@pytest.mark.parametrize(("project", "backend"), PATTERN_CASES)
+def test_one_filter_change_computes_each_result_once(
+    fleet: Fleet, project: str, backend: str
+) -> None:
+    app = fleet.project(project, backend)
+    offset, before = app.log_size(), app.counts()
+    filters = fresh_filters()
+
+    _, replies = app.change_filters(filters)
+
+    views = {split_output(cb["output"])[0][0]: {d["id"] for d in cb["inputs"]} for cb, _ in replies}
+    assert views == expected_inputs(project)
+    for callback, reply in replies:
+        assert_view_content(callback, reply)
+    assert app.counts() - before == app.each_once(), app.describe_counts()
+    app.change_filters(filters)  # the same state again: everything is read from the cache
+    assert app.counts() - before == app.each_once(), app.describe_counts()
+    app.assert_no_errors(offset)
+
+
+@pytest.mark.parametrize(("project", "backend"), PATTERN_CASES)
+def test_a_stampede_of_sessions_computes_each_result_once(
+    fleet: Fleet, project: str, backend: str
+) -> None:
+    app = fleet.project(project, backend)
+    offset, before = app.log_size(), app.counts()
+
+    sessions = all_at_once([functools.partial(app.change_filters, fresh_filters())] * 20)
+
+    for _, replies in sessions:
+        assert len(replies) == len(PATTERN_PROJECTS[project][2])
+        for callback, reply in replies:
+            assert_view_content(callback, reply)
+    assert app.counts() - before == app.each_once(), app.describe_counts()
+    app.assert_no_errors(offset)
