@@ -1,11 +1,12 @@
 """Random sequences of what users do to a project, with the promises checked after every step.
 
-Steps: add or remove views and filters through the CLI, hand edits to dashsignal.toml, to the
-user's modules and to generated files, and regenerate. After each step:
+Steps: add or remove views (of every kind and source), stages and filters through the CLI, hand
+edits to dashsignal.toml (the pattern too), to the user's modules and to generated files, and
+regenerate. After each step:
 - every line the user wrote is still in its file (a clash is reported as a conflict, and the
   user's side stays in the file between the markers);
 - the generated app imports, its callback graph matches dashsignal.toml, and the project's own
-  one-query-per-filter-change test passes.
+  one-computation-per-filter-change test passes.
 Conflicts are resolved the way a user would: take the generated side, keep their own lines.
 """
 
@@ -94,9 +95,24 @@ class ProjectLifecycle(RuleBasedStateMachine):
 
     # --- steps -----------------------------------------------------------------------------
 
-    @rule(kind=st.sampled_from(VIEW_KINDS))
-    def add_view(self, kind: str) -> None:
-        self.cli("add-view", self.next_id("view"), "--kind", kind)
+    def stage_ids(self) -> list[str]:
+        return [str(s["id"]) for s in self.spec().get("stages", [])]
+
+    @rule(kind=st.sampled_from(VIEW_KINDS), data=st.data())
+    def add_view(self, kind: str, data: st.DataObject) -> None:
+        source = data.draw(st.sampled_from(["query", "own", "live", *self.stage_ids()]))
+        self.cli("add-view", self.next_id("view"), "--kind", kind, "--source", source)
+
+    @rule(data=st.data())
+    def add_stage(self, data: st.DataObject) -> None:
+        source = data.draw(st.sampled_from(["query", *self.stage_ids()]))
+        self.cli("add-stage", self.next_id("stage"), "--source", source)
+
+    @precondition(lambda self: bool(self.stage_ids()))
+    @rule(data=st.data())
+    def remove_stage(self, data: st.DataObject) -> None:
+        # A stage something still reads is refused with an error: that is fine to try too.
+        self.cli("remove-stage", data.draw(st.sampled_from(self.stage_ids())))
 
     @precondition(lambda self: len(self.spec()["views"]) > 1)
     @rule(data=st.data())
@@ -114,7 +130,11 @@ class ProjectLifecycle(RuleBasedStateMachine):
         chosen = data.draw(st.sampled_from([str(f["id"]) for f in self.spec()["filters"]]))
         self.cli("remove-filter", chosen)
 
-    @rule(edit=st.sampled_from(["retitle", "reorder", "backend", "timeout", "comment", "add_view"]))
+    @rule(
+        edit=st.sampled_from(
+            ["retitle", "reorder", "backend", "timeout", "comment", "add_view", "pattern"]
+        )
+    )
     def edit_spec_by_hand(self, edit: str) -> None:
         import tomlkit
 
@@ -131,6 +151,9 @@ class ProjectLifecycle(RuleBasedStateMachine):
             document["cache"]["backend"] = "simple" if backend == "filesystem" else "filesystem"
         elif edit == "timeout":
             document["cache"]["timeout"] = 60 + self.counter
+        elif edit == "pattern":
+            pattern = document["app"].get("pattern", "signal")
+            document["app"]["pattern"] = "memoize" if pattern == "signal" else "signal"
         elif edit == "comment":
             document.add(tomlkit.comment(f"a comment by the user {self.next_id('')}"))
         else:
@@ -143,7 +166,9 @@ class ProjectLifecycle(RuleBasedStateMachine):
     @rule(data=st.data())
     def edit_user_module(self, data: st.DataObject) -> None:
         candidates = sorted(
-            p.relative_to(self.root).as_posix() for p in self.root.glob("views/*.py")
+            p.relative_to(self.root).as_posix()
+            for pattern in ("views/*.py", "stages/*.py")
+            for p in self.root.glob(pattern)
         )
         path = data.draw(st.sampled_from([*candidates, "data.py", "app.py"]))
         line = f"# user line {self.next_id('')} in {path}\n"
