@@ -65,6 +65,7 @@ _PROJECT_FILES = (
     ("tests/dash_endpoint.py.jinja", "tests/dash_endpoint.py", Owner.MANAGED),
     ("tests/test_signaling.py.jinja", "tests/test_signaling.py", Owner.MANAGED),
     ("tests/test_filters_and_keys.py.jinja", "tests/test_filters_and_keys.py", Owner.MANAGED),
+    ("tests/test_frame_memo.py.jinja", "tests/test_frame_memo.py", Owner.MANAGED),
     ("tests/test_browser.py.jinja", "tests/test_browser.py", Owner.MANAGED),
 )
 
