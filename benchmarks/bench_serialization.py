@@ -21,7 +21,9 @@ in several consumer callbacks. This script builds a deterministic query-like fra
   `pa.ipc.open_stream(data).read_all().to_pandas()`; plus `arrow ipc lz4`/`arrow ipc zstd`
   (IpcWriteOptions compression) for each codec pyarrow was built with.
 * `parquet none`/`parquet zstd`/`parquet lz4`: `pyarrow.parquet.write_table` into memory, read
-  back with `pq.read_table(...).to_pandas()` (compressed variants only if available).
+  back with `pq.read_table(...).to_pandas()` (compressed variants only if available);
+  `parquet none no stats` also passes `write_statistics=False` (no min/max per column chunk,
+  which only readers that skip row groups use), as the generated app's Redis backend does.
 
 For each it reports the serialised size (MB = 10**6 bytes), the median `dumps` and `loads`
 times in milliseconds, the median end-to-end read cost of one consumer for each store, and
@@ -185,10 +187,12 @@ def ipc_loads(data: bytes) -> Frame:
     return pa.ipc.open_stream(data).read_all().to_pandas()
 
 
-def parquet_dumper(compression: str) -> Dumps:
+def parquet_dumper(compression: str, with_statistics: bool = True) -> Dumps:
     def dumps(frame: Frame) -> bytes:
         sink = pa.BufferOutputStream()
-        pq.write_table(to_table(frame), sink, compression=compression)
+        pq.write_table(
+            to_table(frame), sink, compression=compression, write_statistics=with_statistics
+        )
         return bytes(sink.getvalue().to_pybytes())
 
     return dumps
@@ -209,6 +213,11 @@ def methods() -> list[Method]:
         if pa.Codec.is_available(codec):
             found.append(Method(f"arrow ipc {codec}", ipc_dumper(codec), ipc_loads))
     found.append(Method("parquet none", parquet_dumper("none"), parquet_loads))
+    found.append(
+        Method(
+            "parquet none no stats", parquet_dumper("none", with_statistics=False), parquet_loads
+        )
+    )
     for codec in ("zstd", "lz4"):
         if pa.Codec.is_available(codec):
             found.append(Method(f"parquet {codec}", parquet_dumper(codec), parquet_loads))

@@ -15,6 +15,9 @@ drives it, through POST /_dash-update-component:
   `frame.to_json(orient="split", date_format="iso")` into the `dcc.Store` (the pattern of Dash's
   "sharing data between callbacks" docs) and every view rebuilds the frame with `pd.read_json`.
   The browser sends the whole store back with every consumer request; so do we.
+* E and F (only when asked for, `--variants ABEF`): A and B with the per-process memo of decoded
+  frames switched off (`MEMO_ENTRIES = 0` in their signaling/cache.py), to measure what it saves:
+  every consumer then reads and decodes the entry from the shared cache. F uses Redis database 1.
 
 `data.py` (the user's file) is replaced in every variant by the same stand-in for a slow database:
 `expensive_query` appends a line to the file named by BENCH_COUNTER_FILE (so the benchmark counts
@@ -23,28 +26,33 @@ deterministic rows (seeded by the filter values) with the columns the views need
 year, day (datetime64), units, amount.
 
 A filter change is: POST the compute callback, wait for its answer, then POST the five consumers at
-once with the signal it returned (for C: POST the five views at once with the filters). Each
-variant gets one warm-up change, then `--changes` measured ones, each with distinct filter values
-(the same sequence for every variant; each variant has its own cache). For each change: the
-computations run (counter delta), the end-to-end time until the last view has answered, split into
-the compute answer and the views after it, the size of the store value as compact JSON (the signal;
-for D, the data) and the bytes of the five consumer responses. The table shows medians. The
-reference is the query alone: one call of `expensive_query` in this process (median of three after
-a warm-up call). For A and B, a stampede: 20 sessions at once on filter values not seen before,
-each posting the compute callback and then its five consumers; computations run and wall time. To
-explain the results it also times, in this process, each view's render (plus JSON encoding) and the
-cache write and read of one frame through the real flask-caching backends, and over HTTP each
-consumer of A and B alone, cache warm; from those, a floor for A and B on this machine: query alone
-+ cache write + the longer of the slowest view alone and the sum of the views alone divided by the
-cores. The header gives the 1-minute load average at start and end: other work on the machine skews
-every number.
+once with the signal it returned (for C: POST the five views at once with the filters). Every
+variant is served at once (idle workers cost no CPU) and the changes are interleaved: each filter
+change runs in every variant in turn, in an order that rotates with each change, so that load from
+elsewhere on the machine drifting during the run falls on all variants alike. Each variant gets one
+warm-up change, then `--changes` measured ones, each with distinct filter values (the same sequence
+for every variant; each variant has its own cache). For each change: the computations run (counter
+delta), the end-to-end time until the last view has answered, split into the compute answer and the
+views after it, the CPU time the gunicorn master and workers used meanwhile (user + system, from
+/proc: unlike the times, it hardly depends on other load), the size of the store value as compact
+JSON (the signal; for D, the data) and the bytes of the five consumer responses. The table shows
+medians. The reference is the query alone: one call of `expensive_query` in this process (median
+of three after a warm-up call; its CPU time too). For the signaling variants (A, B, E, F), a
+stampede: 20 sessions at once on filter values not seen before, each posting the compute callback
+and then its five consumers; computations run and wall time. To explain the results it also times,
+in this process, each view's render (plus JSON encoding) and the cache write and read of one frame
+through the real flask-caching backends (Parquet written as the generated redis backend writes it),
+and over HTTP each consumer of the signaling variants alone, cache warm; from those, a floor for
+each on this machine: query alone + cache write + the longer of the slowest view alone and the sum
+of the views alone divided by the cores. The header gives the 1-minute load average at start and
+end: other work on the machine skews every number.
 
 Every response is checked (HTTP 200, the outputs present, views showing real data, the same total
 in every variant); nothing is asserted on the times. The output is GitHub-flavoured Markdown.
 Run it from the repository root with the project's virtualenv:
 
     python benchmarks/bench_signaling.py [--rows N] [--query-seconds S] [--changes K]
-    # defaults: 1_000_000 rows, 0.3 s, 3 changes; also --workers W (4), --variants ABCD
+    # defaults: 1_000_000 rows, 0.3 s, 3 changes; also --workers W (4), --variants ABCD (or ABCDEF)
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -66,7 +75,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -102,7 +111,8 @@ YEARS = [[low, high] for low in range(2019, 2026) for high in range(low, 2026)]
 MAX_STATES = 140  # distinct (region, product, year) states the cycle below yields
 TABLE_ROWS = 500  # views/rows.py shows the 500 most recent rows
 SESSIONS = 20
-BACKENDS = {"A": "filesystem", "B": "redis"}  # the cache backend of each signaling variant
+# The cache backend of each signaling variant.
+BACKENDS = {"A": "filesystem", "B": "redis", "E": "filesystem", "F": "redis"}
 ALONE_RUNS = 3
 SENTINEL = "@@bench-value@@"
 START_SECONDS = 120.0
@@ -317,6 +327,7 @@ class Change:
     signal_bytes: int
     response_bytes: int
     total: str
+    cpu: float | None  # CPU seconds of the gunicorn processes during the change
 
 
 @dataclass
@@ -330,6 +341,7 @@ class Outcome:
 @dataclass(frozen=True)
 class InProcess:
     query: float
+    query_cpu: float  # CPU seconds of the query alone (its sleep is not CPU)
     render: dict[str, float]
     cache: dict[str, tuple[float, float]]  # backend -> (write, read) seconds
 
@@ -399,8 +411,9 @@ def split_output(output: str) -> list[tuple[str, str]]:
 class Endpoint:
     """Request bodies for one served app, built from its /_dash-dependencies."""
 
-    def __init__(self, port: int, timeout: float, signal_id: str) -> None:
+    def __init__(self, port: int, timeout: float, signal_id: str, server: int) -> None:
         self.port = port
+        self.server = server  # the gunicorn master's pid
         self.timeout = timeout
         self.signal_id = signal_id
         self.callbacks: list[dict[str, Any]] = json.loads(get(port, "/_dash-dependencies", timeout))
@@ -481,6 +494,7 @@ def one_change(
     """What the browser does after one filter change, timed; the counter delta."""
     port, timeout = endpoint.port, endpoint.timeout
     before = counted(variant.counter)
+    cpu_before = server_cpu(endpoint.server)
 
     def answer(view: str, body: bytes) -> tuple[str, bytes]:
         return view, post(port, body, timeout)
@@ -500,6 +514,7 @@ def one_change(
     futures = [pool.submit(answer, view, body) for view, body in bodies]
     answers = [future.result(timeout=timeout) for future in futures]
     end = time.perf_counter()
+    cpu_after = server_cpu(endpoint.server)
     del bodies, futures
 
     kinds = dict(VIEWS)
@@ -514,7 +529,27 @@ def one_change(
         signal_bytes=signal_bytes,
         response_bytes=sum(len(raw) for _, raw in answers),
         total=total,
+        cpu=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
     )
+
+
+def server_cpu(master: int) -> float | None:
+    """CPU seconds (user + system) used so far by a gunicorn master and its workers; None
+    without /proc. Unlike wall times, this barely depends on what else the machine runs."""
+    ticks, found = 0, False
+    try:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # a process that ended meanwhile
+            pid = int(stat.parent.name)
+            if pid == master or int(fields[1]) == master:
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+                found = found or pid == master
+    except OSError:
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
 
 
 def stampede(
@@ -608,8 +643,11 @@ def redis_server(binary: str, workdir: Path) -> Iterator[int]:
 
 
 @contextmanager
-def gunicorn(variant: Variant, workers: int, timeout: float, log: Path) -> Iterator[int]:
-    """`gunicorn app:server -w WORKERS` for a variant, on 127.0.0.1 at a free port."""
+def gunicorn(
+    variant: Variant, workers: int, timeout: float, log: Path
+) -> Iterator[tuple[int, int]]:
+    """`gunicorn app:server -w WORKERS` for a variant, on 127.0.0.1 at a free port: the port and
+    the master's pid."""
     binary = Path(sys.executable).parent / "gunicorn"
     if not binary.exists():
         raise RuntimeError(f"gunicorn must be installed beside this Python ({binary})")
@@ -632,7 +670,7 @@ def gunicorn(variant: Variant, workers: int, timeout: float, log: Path) -> Itera
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"gunicorn did not answer: {tail(log)}") from None
                     time.sleep(0.2)
-            yield port
+            yield port, process.pid
         except BaseException:
             sys.stderr.write(f"gunicorn log of {variant.key}:\n{tail(log)}\n")
             raise
@@ -669,6 +707,19 @@ def variant_copy(source: Path, target: Path, app_py: str) -> Path:
     """The generated project with its app.py replaced: same layout, views, filters, data.py."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(".cache", "__pycache__"))
     (target / "app.py").write_text(app_py, encoding="utf-8")
+    return target
+
+
+def memo_off_copy(source: Path, target: Path) -> Path:
+    """The generated project with its per-process memo of decoded frames switched off."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".cache", "__pycache__"))
+    cache_py = target / "signaling" / "cache.py"
+    text, found = re.subn(
+        r"^MEMO_ENTRIES = \d+$", "MEMO_ENTRIES = 0", cache_py.read_text(), flags=re.MULTILINE
+    )
+    if found != 1:
+        raise RuntimeError(f"expected one MEMO_ENTRIES line in {cache_py}")
+    cache_py.write_text(text, encoding="utf-8")
     return target
 
 
@@ -709,11 +760,12 @@ def in_process(
 
     data.expensive_query(states[0])  # warm-up: lazy imports, first allocations
     frame: Frame = None
-    times = []
+    times, cpu_times = [], []
     for filters in states[1:4]:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         frame = data.expensive_query(filters)
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
 
     render: dict[str, float] = {}
     for view, kind in VIEWS:
@@ -738,8 +790,8 @@ def in_process(
 
     def parquet_write() -> None:
         buffer = io.BytesIO()
-        frame.to_parquet(buffer, engine="pyarrow", compression=None)
-        store.set("frame", buffer.getvalue())
+        frame.to_parquet(buffer, engine="pyarrow", compression=None, write_statistics=False)
+        store.set("frame", buffer.getvalue())  # as signaling/cache.py of a redis project does
 
     def parquet_read() -> None:
         pd.read_parquet(io.BytesIO(store.get("frame")), engine="pyarrow")
@@ -748,36 +800,49 @@ def in_process(
     read = statistics.median(timed(parquet_read) for _ in range(3))
     cache["redis"] = (write, read)
     store.delete("frame")
-    return InProcess(statistics.median(times), render, cache)
+    return InProcess(statistics.median(times), statistics.median(cpu_times), render, cache)
 
 
 # -- running a variant --------------------------------------------------------------------------
 
 
-def run_variant(
-    variant: Variant,
+def run_interleaved(
+    variants: list[Variant],
     states: list[dict[str, Any]],
     changes: int,
     workers: int,
     timeout: float,
     workdir: Path,
-) -> Outcome:
-    outcome = Outcome(variant)
-    log = workdir / f"gunicorn-{variant.key}.log"
-    print(f"running {variant.key} ({variant.label}) ...", file=sys.stderr, flush=True)
-    with gunicorn(variant, workers, timeout, log) as port:
-        callbacks = json.loads(get(port, "/_dash-dependencies", timeout))
-        data_outputs = [cb["output"] for cb in callbacks if cb["output"].endswith(".data")]
-        signal_id = data_outputs[0].rsplit(".", 1)[0] if data_outputs else ""
-        endpoint = Endpoint(port, timeout, signal_id)
+) -> list[Outcome]:
+    """Every variant served at once; each filter change in every variant in turn."""
+    outcomes = {variant.key: Outcome(variant) for variant in variants}
+    with ExitStack() as servers:
+        endpoints: dict[str, Endpoint] = {}
+        for variant in variants:
+            print(f"starting {variant.key} ({variant.label}) ...", file=sys.stderr, flush=True)
+            log = workdir / f"gunicorn-{variant.key}.log"
+            port, server = servers.enter_context(gunicorn(variant, workers, timeout, log))
+            callbacks = json.loads(get(port, "/_dash-dependencies", timeout))
+            data_outputs = [cb["output"] for cb in callbacks if cb["output"].endswith(".data")]
+            signal_id = data_outputs[0].rsplit(".", 1)[0] if data_outputs else ""
+            endpoints[variant.key] = Endpoint(port, timeout, signal_id, server)
         with ThreadPoolExecutor(max_workers=len(VIEWS)) as pool:
-            one_change(variant, endpoint, states[0], pool)  # warm-up, not reported
-            for filters in states[1 : changes + 1]:
-                outcome.changes.append(one_change(variant, endpoint, filters, pool))
-        if variant.style == "signaling":
-            outcome.stampede = stampede(variant, endpoint, states[changes + 1])
-            outcome.alone = consumers_alone(endpoint, states[changes])
-    return outcome
+            for variant in variants:
+                one_change(variant, endpoints[variant.key], states[0], pool)  # warm-up
+            for number, filters in enumerate(states[1 : changes + 1]):
+                print(f"change {number + 1} of {changes} ...", file=sys.stderr, flush=True)
+                turn = number % len(variants)
+                for variant in variants[turn:] + variants[:turn]:
+                    change = one_change(variant, endpoints[variant.key], filters, pool)
+                    outcomes[variant.key].changes.append(change)
+        for variant in variants:
+            if variant.style == "signaling":
+                print(f"stampede on {variant.key} ...", file=sys.stderr, flush=True)
+                endpoint = endpoints[variant.key]
+                outcome = outcomes[variant.key]
+                outcome.stampede = stampede(variant, endpoint, states[changes + 1])
+                outcome.alone = consumers_alone(endpoint, states[changes])
+    return [outcomes[variant.key] for variant in variants]
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -847,10 +912,13 @@ def report(
     print()
     print(
         "| variant | computations per change | end-to-end ms | × query alone | compute ms "
-        "| views ms | signal (store value) | 5 view responses |"
+        "| views ms | server CPU ms | signal (store value) | 5 view responses |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| query alone (in-process) | 1 | {ms(query)} | 1.00 | {ms(query)} | — | — | — |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        f"| query alone (in-process) | 1 | {ms(query)} | 1.00 | {ms(query)} | — "
+        f"| {ms(reference.query_cpu)} | — | — |"
+    )
     for outcome in outcomes:
         changes = outcome.changes
         e2e = statistics.median(c.end_to_end for c in changes)
@@ -858,10 +926,12 @@ def report(
         naive = outcome.variant.style == "naive"
         signal = "—" if naive else size(statistics.median(c.signal_bytes for c in changes))
         compute = "—" if naive else ms(statistics.median(c.compute for c in changes))
+        cpus = [c.cpu for c in changes if c.cpu is not None]
+        cpu = ms(statistics.median(cpus)) if cpus else "—"
         print(
             f"| {outcome.variant.key}. {outcome.variant.label} | {counted_runs} | {ms(e2e)} "
             f"| {e2e / query:.2f} | {compute} "
-            f"| {ms(statistics.median(c.views for c in changes))} | {signal} "
+            f"| {ms(statistics.median(c.views for c in changes))} | {cpu} | {signal} "
             f"| {size(statistics.median(c.response_bytes for c in changes))} |"
         )
     print()
@@ -878,7 +948,8 @@ def report(
             )
     print()
     signaling = [o for o in outcomes if o.stampede is not None]
-    print(f"Targets (A, B), query alone {ms(query)} ms:")
+    keys = ", ".join(o.variant.key for o in signaling)
+    print(f"Targets ({keys}), query alone {ms(query)} ms:")
     print()
     print("| target | " + " | ".join(o.variant.key for o in signaling) + " |")
     print("| --- |" + " --- |" * len(signaling))
@@ -905,7 +976,7 @@ def report(
     print()
     print(
         "Where the time goes: in-process cost of each view's render (+ JSON encoding), and over "
-        f"HTTP each consumer of A and B posted alone, cache warm (median of {ALONE_RUNS})."
+        f"HTTP each consumer of {keys} posted alone, cache warm (median of {ALONE_RUNS})."
     )
     print()
     print(
@@ -972,11 +1043,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the redis-server binary to start",
     )
     parser.add_argument(
-        "--variants", default="ABCD", help="which variants to run, e.g. AB (default ABCD)"
+        "--variants",
+        default="ABCD",
+        help="which variants to run, e.g. AB (default ABCD; E and F: A and B without the memo)",
     )
     args = parser.parse_args(argv)
-    if not args.variants or set(args.variants) - set("ABCD"):
-        parser.error("--variants takes letters among A, B, C, D")
+    if not args.variants or set(args.variants) - set("ABCDEF"):
+        parser.error("--variants takes letters among A, B, C, D, E, F")
     if args.rows < TABLE_ROWS or args.query_seconds < 0 or args.workers < 1:
         parser.error(f"--rows must be at least {TABLE_ROWS}, --query-seconds >= 0, --workers >= 1")
     if not 1 <= args.changes <= MAX_STATES - 2:
@@ -997,6 +1070,8 @@ def main(argv: list[str] | None = None) -> int:
         redis_project = generate(workdir / "b", "bench", "redis")
         naive = variant_copy(filesystem, workdir / "c" / "bench", NAIVE_APP_PY)
         store = variant_copy(filesystem, workdir / "d" / "bench", STORE_APP_PY)
+        filesystem_off = memo_off_copy(filesystem, workdir / "e" / "bench")
+        redis_off = memo_off_copy(redis_project, workdir / "f" / "bench")
         env = base_env(args.rows, args.query_seconds)
 
         with redis_server(args.redis_server, workdir) as redis_port:
@@ -1043,12 +1118,35 @@ def main(argv: list[str] | None = None) -> int:
                     env | {"BENCH_COUNTER_FILE": str(workdir / "count-d")},
                     workdir / "count-d",
                 ),
+                Variant(
+                    "E",
+                    "signaling, filesystem, memo off",
+                    filesystem_off,
+                    "signaling",
+                    env
+                    | {
+                        "CACHE_DIR": str(workdir / "cache-e"),
+                        "BENCH_COUNTER_FILE": str(workdir / "count-e"),
+                    },
+                    workdir / "count-e",
+                ),
+                Variant(
+                    "F",
+                    "signaling, redis, memo off",
+                    redis_off,
+                    "signaling",
+                    env
+                    | {
+                        "REDIS_URL": f"redis://{HOST}:{redis_port}/1",
+                        "BENCH_COUNTER_FILE": str(workdir / "count-f"),
+                    },
+                    workdir / "count-f",
+                ),
             ]
-            outcomes = [
-                run_variant(v, states, args.changes, args.workers, args.timeout, workdir)
-                for v in variants
-                if v.key in args.variants
-            ]
+            chosen = [v for v in variants if v.key in args.variants]
+            outcomes = run_interleaved(
+                chosen, states, args.changes, args.workers, args.timeout, workdir
+            )
     load = (load_at_start, os.getloadavg()[0])
     report(args, reference, outcomes, args.redis_server, load)
     return 0
