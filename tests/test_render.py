@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dashsignal_cli.render import Owner, render, render_project, spec_version
-from dashsignal_cli.spec import Spec
+from dashsignal_cli.spec import Spec, spec_from_data
 from dashsignal_cli.specfile import SPEC_FILENAME, dump_spec, parse_spec_text
 from dashsignal_cli.templating import python_literal
 
@@ -276,3 +279,50 @@ def test_spec_version_follows_where_stages_derive_from() -> None:
         EVERY_SOURCE, stages=tuple(replace(s, title="Other") for s in EVERY_SOURCE.stages)
     )
     assert spec_version(retitled) == spec_version(EVERY_SOURCE)
+
+
+def _variant(pattern: str, sources: tuple[str, ...], backend: str) -> Spec:
+    views = [
+        {"id": f"v{i}", "kind": kind, "source": source}
+        for i, (kind, source) in enumerate(
+            zip(["graph", "table", "indicator", "graph"], sources, strict=False)
+        )
+    ]
+    return spec_from_data(
+        {
+            "app": {"name": "variant", "pattern": pattern},
+            "cache": {"backend": backend},
+            "filters": [{"id": "region", "options": ["a", "b"]}],
+            "stages": [{"id": "daily"}] if "daily" in sources else [],
+            "views": views,
+        }
+    )
+
+
+@pytest.mark.parametrize("pattern", ["signal", "memoize"])
+@pytest.mark.parametrize(
+    ("sources", "backend"),
+    [
+        (("query",), "filesystem"),
+        (("query", "query", "query"), "null"),
+        (("own",), "redis"),
+        (("live",), "simple"),
+        (("daily", "own"), "filesystem"),
+        (("query", "daily", "live", "own"), "redis"),
+    ],
+    ids=["query", "null", "own-only", "live-only", "stage-own", "everything"],
+)
+def test_every_variant_passes_ruff_as_generated(
+    tmp_path: Path, pattern: str, sources: tuple[str, ...], backend: str
+) -> None:
+    # Imports and helpers are chosen per spec: a variant must not import what it does not use.
+    for path, generated in render_project(_variant(pattern, sources, backend)).items():
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(generated.text)
+    ruff = [sys.executable, "-m", "ruff"]
+    for args in (["check", "."], ["check", "--isolated", "."], ["format", "--check", "."]):
+        result = subprocess.run(
+            [*ruff, *args, "--no-cache"], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
