@@ -59,6 +59,10 @@ MAX_TEXT = 200
 MAX_OPTIONS = 500
 MAX_TIMEOUT = 31 * 24 * 3600
 MAX_LOCK_TIMEOUT = 3600
+# gunicorn kills a worker whose request runs longer than its timeout: the generated
+# gunicorn.conf.py gives workers the lock wait plus this margin, so a waiter is never killed.
+WORKER_TIMEOUT_MARGIN = 10
+MAX_NEW_PER_MINUTE = 1_000_000
 
 # Option values travel through JSON to the browser and back; str and int survive the trip
 # unchanged, while a float such as 1.0 comes back as 1 and a bool would equal 1.
@@ -82,8 +86,17 @@ class AppSpec:
 class CacheSpec:
     backend: str = "filesystem"
     timeout: int = 300
-    # Longest a computation may hold its key's lock; waiters compute themselves after it.
-    lock_timeout: int = 120
+    # Longest a request waits for another worker's computation of the same data; below the
+    # worker timeout (see worker_timeout), so that a waiting worker is never killed.
+    lock_timeout: int = 20
+    # At most this many new computations a minute (per host, or deployment-wide on Redis):
+    # bounds what clients choosing ever new filter states can cost the database. 0: no cap.
+    new_per_minute: int = 240
+
+    @property
+    def worker_timeout(self) -> int:
+        """gunicorn's worker timeout for this spec (gunicorn.conf.py): above every lock wait."""
+        return self.lock_timeout + WORKER_TIMEOUT_MARGIN
 
 
 @dataclass(frozen=True)
@@ -235,7 +248,7 @@ def _app(table: Mapping[str, Any]) -> AppSpec:
 
 
 def _cache(table: Mapping[str, Any]) -> CacheSpec:
-    _only_keys(table, "cache", ("backend", "timeout", "lock_timeout"))
+    _only_keys(table, "cache", ("backend", "timeout", "lock_timeout", "new_per_minute"))
     backend = table.get("backend", CacheSpec.backend)
     if backend not in CACHE_BACKENDS:
         raise SpecError(
@@ -254,7 +267,18 @@ def _cache(table: Mapping[str, Any]) -> CacheSpec:
             f"cache.lock_timeout: must be a whole number of seconds from 1 to {MAX_LOCK_TIMEOUT}, "
             f"got {lock_timeout!r}"
         )
-    return CacheSpec(backend=backend, timeout=timeout, lock_timeout=lock_timeout)
+    new_per_minute = table.get("new_per_minute", CacheSpec.new_per_minute)
+    if type(new_per_minute) is not int or not 0 <= new_per_minute <= MAX_NEW_PER_MINUTE:
+        raise SpecError(
+            f"cache.new_per_minute: must be a whole number from 0 to {MAX_NEW_PER_MINUTE} "
+            f"(0: no cap), got {new_per_minute!r}"
+        )
+    return CacheSpec(
+        backend=backend,
+        timeout=timeout,
+        lock_timeout=lock_timeout,
+        new_per_minute=new_per_minute,
+    )
 
 
 def view_from_data(item: object, where: str) -> ViewSpec:

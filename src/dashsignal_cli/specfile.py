@@ -83,7 +83,9 @@ def dump_spec(spec: Spec) -> str:
     cache.add("timeout", spec.cache.timeout)
     cache["timeout"].comment("seconds an entry is kept")
     cache.add("lock_timeout", spec.cache.lock_timeout)
-    cache["lock_timeout"].comment("longest wait for another worker's computation")
+    cache["lock_timeout"].comment("longest wait for another worker's computation (s)")
+    cache.add("new_per_minute", spec.cache.new_per_minute)
+    cache["new_per_minute"].comment("cap on new computations a minute; 0: none")
     document.add("cache", cache)
 
     filters = tomlkit.aot()
