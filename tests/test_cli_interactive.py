@@ -60,7 +60,12 @@ def test_accepting_every_default_builds_the_demo(tmp_path: Path) -> None:
     spec = tomllib.loads((tmp_path / "board" / "dashsignal.toml").read_text())
     assert [v["id"] for v in spec["views"]] == ["sales", "share", "rows", "total"]
     assert [f["id"] for f in spec["filters"]] == ["region", "product", "year"]
-    assert spec["cache"] == {"backend": "filesystem", "timeout": 300, "lock_timeout": 20, "new_per_minute": 240}
+    assert spec["cache"] == {
+        "backend": "filesystem",
+        "timeout": 300,
+        "lock_timeout": 20,
+        "new_per_minute": 240,
+    }
     assert spec["app"]["pattern"] == "signal"
     assert "stages" not in spec
 
@@ -109,7 +114,12 @@ def test_bad_answers_are_explained_and_asked_again(tmp_path: Path) -> None:
     assert spec["app"]["pattern"] == "memoize"
     assert [(v["id"], v["kind"]) for v in spec["views"]] == [("sales", "graph"), ("rows", "table")]
     assert spec["filters"][0]["options"] == ["North", "South"]
-    assert spec["cache"] == {"backend": "redis", "timeout": 60, "lock_timeout": 20, "new_per_minute": 240}
+    assert spec["cache"] == {
+        "backend": "redis",
+        "timeout": 60,
+        "lock_timeout": 20,
+        "new_per_minute": 240,
+    }
 
 
 @pytest.mark.parametrize("how", ["decline", "ctrl-c"])

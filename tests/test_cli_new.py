@@ -109,7 +109,12 @@ def test_yes_alone_generates_the_demo_spec(tmp_path: Path, yes: str) -> None:
     assert len(spec["filters"]) >= 2
     assert kinds.count("graph") >= 2
     assert "table" in kinds
-    assert spec["cache"] == {"backend": "filesystem", "timeout": 300, "lock_timeout": 20, "new_per_minute": 240}
+    assert spec["cache"] == {
+        "backend": "filesystem",
+        "timeout": 300,
+        "lock_timeout": 20,
+        "new_per_minute": 240,
+    }
     assert spec["app"] == {"name": NAME, "title": "Proj", "pattern": "signal", "background": False}
 
 
@@ -524,7 +529,12 @@ def test_every_prompted_flag_given_needs_no_terminal_and_no_yes(tmp_path: Path) 
     spec = load_toml(tmp_path / NAME)
     assert spec["app"]["title"] == "Given title"
     assert spec["app"]["pattern"] == "signal"  # has a default; asked only in a prompted session
-    assert spec["cache"] == {"backend": "null", "timeout": 0, "lock_timeout": 20, "new_per_minute": 240}
+    assert spec["cache"] == {
+        "backend": "null",
+        "timeout": 0,
+        "lock_timeout": 20,
+        "new_per_minute": 240,
+    }
     assert [(v["id"], v["kind"]) for v in spec["views"]] == [("chart", "graph"), ("rows", "table")]
     assert [(f["id"], f["kind"], f["options"]) for f in spec["filters"]] == [
         ("region", "radio", ["North", "South"])
