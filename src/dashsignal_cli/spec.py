@@ -31,6 +31,7 @@ __all__ = [
     "Spec",
     "StageSpec",
     "ViewSpec",
+    "check_entry_id",
     "check_identifier",
     "check_project_name",
     "filter_from_data",
@@ -63,6 +64,74 @@ MAX_LOCK_TIMEOUT = 3600
 # gunicorn.conf.py gives workers the lock wait plus this margin, so a waiter is never killed.
 WORKER_TIMEOUT_MARGIN = 10
 MAX_NEW_PER_MINUTE = 1_000_000
+# Ids and the project name become file names (views/ID.py, and the writer's temporary
+# `.ID.py.<8 hex>.dashsignal-new` beside it), function names and component ids; most file
+# systems cap a name at 255 bytes.
+MAX_ID = 64
+# A client can send any value a control allows, and each distinct filter state is its own
+# cache entry: a range slider has at most this many steps between min and max (1,001
+# positions, about 500,000 (from, to) pairs).
+MAX_RANGE_STEPS = 1000
+# A dates picker allows every (from, to) pair of days in its span: at most 3,653 days (ten
+# years), that is 3,654 dates and 6,677,685 pairs.
+MAX_DATE_SPAN_DAYS = 3653
+MAX_DATE_PAIRS = (MAX_DATE_SPAN_DAYS + 1) * (MAX_DATE_SPAN_DAYS + 2) // 2
+
+# Names an id may not take, because a view's or stage's module (views/ID.py, stages/ID.py)
+# and the project's own modules share Python's module namespace: the packages and modules
+# a generated project has, and the top-level modules its generated code imports (tests
+# check both lists against a render). Dunder names (__init__, __main__) are refused too.
+PROJECT_MODULES = frozenset(
+    {"app", "assets", "conftest", "data", "signaling", "stages", "tests", "views"}
+)
+IMPORTED_MODULES = frozenset(
+    {
+        # third-party: what requirements*.txt install and the generated code imports
+        "celery",
+        "dash",
+        "dash_ag_grid",
+        "diskcache",
+        "flask",
+        "flask_caching",
+        "gunicorn",
+        "numpy",
+        "pandas",
+        "plotly",
+        "pyarrow",
+        "pytest",
+        "redis",
+        "selenium",
+        # the standard library modules the generated code imports
+        "collections",
+        "concurrent",
+        "dataclasses",
+        "datetime",
+        "fcntl",
+        "functools",
+        "hashlib",
+        "importlib",
+        "io",
+        "json",
+        "logging",
+        "math",
+        "os",
+        "pathlib",
+        "pickle",
+        "platform",
+        "re",
+        "secrets",
+        "shutil",
+        "socket",
+        "struct",
+        "subprocess",
+        "sys",
+        "threading",
+        "time",
+        "types",
+        "typing",
+    }
+)
+RESERVED_IDS = PROJECT_MODULES | IMPORTED_MODULES
 
 # Option values travel through JSON to the browser and back; str and int survive the trip
 # unchanged, while a float such as 1.0 comes back as 1 and a bool would equal 1.
@@ -183,9 +252,40 @@ def check_identifier(value: object, where: str, what: str = "id") -> str:
             f"{where}: {what} {value!r} is not a valid identifier",
             hint="Use letters, digits and underscores, not starting with a digit: sales_2024.",
         )
+    if len(value) > MAX_ID:
+        raise SpecError(
+            f"{where}: {what} {value[:20]}... is {len(value)} characters long; at most {MAX_ID}",
+            hint="Pick a shorter name: it names files and Python functions.",
+        )
     if keyword.iskeyword(value) or keyword.issoftkeyword(value):
         raise SpecError(f"{where}: {what} {value!r} is a Python keyword", hint="Pick another name.")
     return value
+
+
+def check_entry_id(value: object, where: str) -> str:
+    """Return the id of a filter, stage or view if it is usable, else raise naming `where`.
+
+    On top of `check_identifier`: an id names a module (views/ID.py, stages/ID.py) beside the
+    project's own modules, so dunder names and the modules in RESERVED_IDS are refused.
+    """
+    identifier = check_identifier(value, where)
+    if identifier.startswith("__") and identifier.endswith("__"):
+        raise SpecError(
+            f"{where}: id {identifier!r} is a dunder name, which Python reserves "
+            "(__init__.py, __main__.py)",
+            hint="Pick another id, e.g. sales.",
+        )
+    if identifier.casefold() in RESERVED_IDS:
+        why = (
+            "a package or module of the project"
+            if identifier.casefold() in PROJECT_MODULES
+            else "a module the generated code imports"
+        )
+        raise SpecError(
+            f"{where}: id {identifier!r} is reserved: it is {why}",
+            hint=f"Pick another id, e.g. {identifier}_view or my_{identifier}.",
+        )
+    return identifier
 
 
 def check_project_name(name: str) -> str:
@@ -285,7 +385,7 @@ def view_from_data(item: object, where: str) -> ViewSpec:
     """Validate one `[[views]]` table; errors are prefixed with `where`."""
     table = _as_table(item, where)
     _only_keys(table, where, ("id", "kind", "title", "source", "interval"))
-    view_id = check_identifier(table.get("id"), f"{where}.id")
+    view_id = check_entry_id(table.get("id"), f"{where}.id")
     kind = table.get("kind", "graph")
     if kind not in VIEW_KINDS:
         raise SpecError(
@@ -319,7 +419,7 @@ def stage_from_data(item: object, where: str) -> StageSpec:
     """Validate one `[[stages]]` table; errors are prefixed with `where`."""
     table = _as_table(item, where)
     _only_keys(table, where, ("id", "source", "title"))
-    stage_id = check_identifier(table.get("id"), f"{where}.id")
+    stage_id = check_entry_id(table.get("id"), f"{where}.id")
     if stage_id in RESERVED_SOURCES:
         raise SpecError(
             f"{where}.id: {stage_id!r} is reserved for a view's source; pick another stage id"
@@ -379,7 +479,7 @@ def _topological(stages: tuple[StageSpec, ...]) -> tuple[StageSpec, ...]:
 def filter_from_data(item: object, where: str) -> FilterSpec:
     """Validate one `[[filters]]` table; errors are prefixed with `where`."""
     table = _as_table(item, where)
-    filter_id = check_identifier(table.get("id"), f"{where}.id")
+    filter_id = check_entry_id(table.get("id"), f"{where}.id")
     kind = table.get("kind", "dropdown")
     if kind not in FILTER_KINDS:
         raise SpecError(
@@ -394,21 +494,52 @@ def filter_from_data(item: object, where: str) -> FilterSpec:
     if kind == "range":
         _only_keys(table, where, ("id", "kind", "label", "min", "max", "step", "default"))
         low, high = _number(table, where, "min"), _number(table, where, "max")
-        step = _number(
-            table, where, "step", default=1 if _all_int(low, high) else (high - low) / 100
-        )
         if not low < high:
             raise SpecError(f"{where}: min ({low}) must be less than max ({high})")
+        if not math.isfinite(high - low):
+            raise SpecError(f"{where}: max - min ({high} - {low}) is too large for a number")
+        step = _number(table, where, "step", default=_default_step(low, high))
         if step <= 0 or step > high - low:
             raise SpecError(f"{where}.step: must be greater than 0 and at most max - min")
+        _check_steps(where, low, high, step)
         default = _pair_default(table, where, low, high, _number_in_range)
         return FilterSpec(filter_id, kind, label, min=low, max=high, step=step, default=default)
     _only_keys(table, where, ("id", "kind", "label", "min", "max", "default"))
     first, last = _date(table, where, "min"), _date(table, where, "max")
     if not first < last:
         raise SpecError(f"{where}: min ({first}) must be before max ({last})")
+    span = (last - first).days
+    if span > MAX_DATE_SPAN_DAYS:
+        raise SpecError(
+            f"{where}: min ({first}) to max ({last}) spans {span} days; a dates filter spans at "
+            f"most {MAX_DATE_SPAN_DAYS} days (ten years: {MAX_DATE_PAIRS:,} (from, to) pairs, "
+            "each its own cache entry)",
+            hint="Narrow min and max, or use a range filter of years or months.",
+        )
     default = _pair_default(table, where, first, last, _date_in_range)
     return FilterSpec(filter_id, kind, label, min=first, max=last, default=default)
+
+
+def _default_step(low: Number, high: Number) -> Number:
+    """1 for whole numbers (the fewest whole steps within MAX_RANGE_STEPS), else 1/100 of it."""
+    if _all_int(low, high):
+        return max(1, -(-(high - low) // MAX_RANGE_STEPS))
+    return (high - low) / 100
+
+
+def _check_steps(where: str, low: Number, high: Number, step: Number) -> None:
+    """Refuse a step that gives a range slider more than MAX_RANGE_STEPS steps."""
+    steps = (high - low) / step
+    # A step written to 15 digits (0.001 for 0..1) may divide to 1000.0000000000001.
+    if steps > MAX_RANGE_STEPS * (1 + 1e-9):
+        smallest = (high - low) / MAX_RANGE_STEPS
+        raise SpecError(
+            f"{where}.step: {step!r} gives {steps:.3g} steps from min ({low}) to max ({high}); "
+            f"a range filter has at most {MAX_RANGE_STEPS} steps, so a step of at least "
+            f"{smallest:.6g}",
+            hint="Each position of the slider is its own filter state and cache entry: "
+            "raise step, or narrow min and max.",
+        )
 
 
 def _options(value: object, where: str, kind: str) -> tuple[OptionValue, ...]:
