@@ -78,15 +78,19 @@ def test_every_python_file_compiles_for_every_backend(backend: str) -> None:
 @pytest.mark.parametrize(
     ("backend", "cache_type"),
     [
-        ("filesystem", "FileSystemCache"),
-        ("redis", "RedisCache"),
-        ("simple", "SimpleCache"),
-        ("null", "NullCache"),
+        # flask-caching's own classes, read strictly (damaged entries raise, never log floods).
+        ("filesystem", 'f"{__name__}.EntryFiles"'),
+        ("redis", 'f"{__name__}.EntryRedis"'),
+        ("simple", '"SimpleCache"'),
+        ("null", '"NullCache"'),
     ],
 )
 def test_cache_config_uses_flask_caching_class_names(backend: str, cache_type: str) -> None:
     cache_module = render(make_spec(backend=backend))["signaling/cache.py"].text
-    assert f'"CACHE_TYPE": "{cache_type}"' in cache_module
+    assert f'"CACHE_TYPE": {cache_type}' in cache_module
+    if backend in ("filesystem", "redis"):
+        subclass = {"filesystem": "EntryFiles(FileSystemCache)", "redis": "EntryRedis(RedisCache)"}
+        assert f"class {subclass[backend]}:" in cache_module
     requirements = render(make_spec(backend=backend))["requirements.txt"].text
     assert ("redis>=" in requirements) == (backend == "redis")
 

@@ -46,6 +46,7 @@ _PROJECT_FILES = (
     ("README.md.jinja", "README.md", Owner.USER),
     ("pyproject.toml.jinja", "pyproject.toml", Owner.USER),
     ("gitignore.jinja", ".gitignore", Owner.USER),
+    ("gunicorn.conf.py.jinja", "gunicorn.conf.py", Owner.MANAGED),
     ("requirements.txt.jinja", "requirements.txt", Owner.MANAGED),
     ("requirements-dev.txt.jinja", "requirements-dev.txt", Owner.MANAGED),
     ("assets/dashsignal.css.jinja", "assets/dashsignal.css", Owner.MANAGED),
@@ -66,6 +67,8 @@ _PROJECT_FILES = (
     ("tests/test_signaling.py.jinja", "tests/test_signaling.py", Owner.MANAGED),
     ("tests/test_filters_and_keys.py.jinja", "tests/test_filters_and_keys.py", Owner.MANAGED),
     ("tests/test_frame_memo.py.jinja", "tests/test_frame_memo.py", Owner.MANAGED),
+    ("tests/test_failures.py.jinja", "tests/test_failures.py", Owner.MANAGED),
+    ("tests/test_locks.py.jinja", "tests/test_locks.py", Owner.MANAGED),
     ("tests/test_browser.py.jinja", "tests/test_browser.py", Owner.MANAGED),
 )
 
@@ -187,10 +190,15 @@ def _callback_helpers(spec: Spec) -> list[str]:
     """What signaling/callbacks.py imports from signaling/outputs.py, sorted as isort does."""
     signalled = {v.kind for v in spec.views if v.reads_cache and spec.app.pattern == "signal"}
     tables = any(v.kind == "table" for v in spec.views)
+    kinds = {v.kind for v in spec.views}
     wanted = {
         "EMPTY_TEXT": "indicator" in signalled,
         "TablePayload": tables,
         "empty_figure": "graph" in signalled,
+        "failed_figure": "graph" in kinds,
+        "failed_table": tables,
+        "failed_text": "indicator" in kinds,
+        "failure_message": True,
         "table_payload": tables,
     }
     return [name for name, used in wanted.items() if used]
