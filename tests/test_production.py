@@ -428,7 +428,7 @@ def assert_view_content(callback: dict[str, Any], reply: Reply) -> None:
     for component_id, prop in split_output(callback["output"]):
         value = response[component_id][prop]
         if prop == "figure":
-            assert value["data"], f"{component_id}: a figure without traces"
+            assert value["data"], f"{component_id}: a figure without traces: {value['layout']}"
         elif prop in ("rowData", "columnDefs"):
             assert isinstance(value, list) and value, f"{component_id}.{prop} is empty"
         else:
@@ -780,6 +780,68 @@ def test_an_entry_gone_before_the_consumers_is_recomputed_once(fleet: Fleet, bac
         assert_view_content(callback, reply)
     assert app.computations() - before == 2, app.counter.read_text()
     app.assert_no_errors(offset)
+
+
+def damage_every_entry(fleet: Fleet, backend: str, app: App) -> int:
+    """Truncate every stored entry behind the app's back, as a crash mid-write or a full disk
+    would; return how many were damaged."""
+    if backend == "redis":
+        with fleet.redis.client() as client:
+            keys = [key for key in client.keys("*") if b":lock" not in key]
+            for key in keys:
+                stored = client.get(key)
+                if stored is not None and len(stored) > 8:
+                    client.set(key, stored[: len(stored) // 2], keepttl=True)
+            return len(keys)
+    entries = list((app.cache_dir / "data").glob("*"))
+    for path in entries:
+        path.write_bytes(path.read_bytes()[:3])
+    return len(entries)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_damaged_entry_is_recomputed_once_and_logged_once(fleet: Fleet, backend: str) -> None:
+    app = fleet.app(backend)
+    computed = app.compute(fresh_filters())
+    assert computed.status == 200, computed.describe()
+    # Past the per-process memo's few seconds, so every worker reads the shared entry again.
+    time.sleep(RETRY_SECONDS + 0.5)
+    offset, before = app.log_size(), app.computations()
+    assert damage_every_entry(fleet, backend, app) > 0
+
+    replies = app.consume_all(signal_of(computed))
+
+    log = app.log_text(offset)
+    for callback, reply in replies:
+        assert reply.status == 200, reply.describe() + log
+        assert_view_content(callback, reply)
+    assert app.computations() - before == 1, app.describe_counts() + log
+    assert [line for line in log.splitlines() if "damaged cache entry" in line] != [], log
+    assert len([line for line in log.splitlines() if "damaged cache entry" in line]) == 1, log
+    app.assert_no_errors(offset)
+
+
+def test_gunicorn_reads_a_worker_timeout_above_the_lock_wait(tmp_path: Path) -> None:
+    """`gunicorn app:server` in the project picks up gunicorn.conf.py: its timeout is the spec's
+    lock wait plus the margin, so a worker waiting for another's computation is never killed."""
+    spec = demo_spec("filesystem")
+    project = generate(tmp_path / "demo", spec)
+    gunicorn, _ = gunicorn_command()
+    printed = subprocess.run(
+        [gunicorn, "--print-config", "app:server"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert printed.returncode == 0, printed.stderr
+    settings = {
+        name.strip(): value.strip()
+        for name, _, value in (line.partition(" = ") for line in printed.stdout.splitlines())
+    }
+    assert int(settings["timeout"]) == spec.cache.worker_timeout
+    assert spec.cache.worker_timeout > spec.cache.lock_timeout == 20
 
 
 # --- 4: Redis outages ---------------------------------------------------------------------------
