@@ -69,6 +69,7 @@ _PROJECT_FILES = (
     ("tests/test_frame_memo.py.jinja", "tests/test_frame_memo.py", Owner.MANAGED),
     ("tests/test_failures.py.jinja", "tests/test_failures.py", Owner.MANAGED),
     ("tests/test_locks.py.jinja", "tests/test_locks.py", Owner.MANAGED),
+    ("tests/test_guard.py.jinja", "tests/test_guard.py", Owner.MANAGED),
     ("tests/test_browser.py.jinja", "tests/test_browser.py", Owner.MANAGED),
 )
 
