@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import pathlib
+import errno
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,17 @@ from project_helpers import generate, make_spec
 
 
 def grow_plan(project: Path) -> Any:
-    """A plan that creates, updates, merges and deletes: add a view and remove another."""
+    """A plan that creates (files and folders), updates, merges and deletes.
+
+    It adds a view and a stage (stages/ is a new folder) and removes a view.
+    """
     (project / "signaling" / "outputs.py").write_text(
         (project / "signaling" / "outputs.py").read_text() + "\n# a hand edit\n"
     )
 
     def edit(text: str) -> str:
         text = add_entry(text, "views", {"id": "extra", "kind": "table", "title": "Extra"})
+        text = add_entry(text, "stages", {"id": "daily", "source": "query", "title": "Daily"})
         return remove_entry(text, "views", "share")
 
     return plan_sync(project, edit).plan
@@ -47,43 +52,54 @@ def test_a_plan_is_applied_in_full(project: Path) -> None:
     assert leftovers == []
 
 
-def count_calls(project: Path, method: str, monkeypatch: pytest.MonkeyPatch) -> int:
-    """How often applying the grow plan calls Path.`method`, measured on a copy."""
+# The system calls the writer makes, patched where they live: os.replace is what
+# Path.replace calls, os.open what the writer creates its files with.
+OS_CALLS = ["open", "write", "fsync", "replace", "link", "mkdir"]
+
+
+def count_calls(project: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How often applying the grow plan calls os.`name`, measured on a copy."""
     copy = project.parent / "copy"
     shutil.copytree(project, copy)
     plan = grow_plan(copy)
-    original = getattr(pathlib.Path, method)
+    original = getattr(os, name)
     calls = [0]
 
-    def counting(self: Path, *args: Any, **kwargs: Any) -> Any:
+    def counting(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(pathlib.Path, method, counting)
+        patch.setattr(os, name, counting)
         apply_plan(copy, plan)
     return calls[0]
 
 
-@pytest.mark.parametrize("method", ["write_text", "replace"])
+@pytest.mark.parametrize("name", OS_CALLS)
 @pytest.mark.parametrize("where", [0.0, 0.3, 0.6, 1.0])
 def test_a_failure_half_way_leaves_the_project_as_it_was(
-    project: Path, monkeypatch: pytest.MonkeyPatch, method: str, where: float
+    project: Path, monkeypatch: pytest.MonkeyPatch, name: str, where: float
 ) -> None:
-    total = count_calls(project, method, monkeypatch)
+    total = count_calls(project, name, monkeypatch)
+    assert total > 0
     failing_call = max(1, round(where * total))
     plan = grow_plan(project)
     before = tree_snapshot(project)
-    original = getattr(pathlib.Path, method)
+    original = getattr(os, name)
     calls = [0]
 
-    def failing(self: Path, *args: Any, **kwargs: Any) -> Any:
+    def failing(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
         if calls[0] == failing_call:
-            raise OSError(28, "No space left on device", str(self))
-        return original(self, *args, **kwargs)
+            raise OSError(errno.ENOSPC, "No space left on device", str(args[0]))
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(pathlib.Path, method, failing)
+    monkeypatch.setattr(os, name, failing)
+    if name == "link":  # the writer falls back on a rename: that write still succeeds
+        apply_plan(project, plan)
+        monkeypatch.undo()
+        assert plan_sync(project).plan.touches_nothing
+        return
     with pytest.raises(WriteError, match="the project was left as it was"):
         apply_plan(project, plan)
     monkeypatch.undo()

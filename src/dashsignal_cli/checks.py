@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from dashsignal_cli.manifest import MANIFEST_DIR
 from dashsignal_cli.planner import Action
+from dashsignal_cli.project import leftover_files, links_outside
 from dashsignal_cli.render import Owner
 from dashsignal_cli.sync import SyncPlan
 
@@ -48,11 +50,39 @@ def find_problems(result: SyncPlan) -> list[Finding]:
         findings.append(
             Finding("out-of-date", ".dashsignal/", "dashsignal's records are out of date")
         )
+    findings.extend(_left_on_disk(result))
     findings.extend(_views_of_another_kind(result))
     findings.extend(_missing_functions(result))
     risk = _RISKY_BACKENDS.get(result.spec.cache.backend)
     if risk:
         findings.append(Finding("risky", "dashsignal.toml", risk))
+    return findings
+
+
+def _left_on_disk(result: SyncPlan) -> list[Finding]:
+    """Temporary files no journal accounts for, and paths that lead outside the project.
+
+    A journal's own files are dealt with before the check (see `writer.recover`); these are
+    left by something else, such as a dashsignal from before journals killed half way.
+    """
+    paths = result.plan.paths()
+    folders = {"", MANIFEST_DIR, *(p.rpartition("/")[0] for p in paths)}
+    findings = [
+        Finding(
+            "leftover",
+            path,
+            "temporary file of a write that was interrupted before dashsignal kept a journal: "
+            "compare it with the file beside it, keep what you need, delete it",
+        )
+        for path in leftover_files(result.root, folders)
+    ]
+    # A file of yours may be a link (we never write it once it exists); no folder may be.
+    ours = [c.path for c in result.plan.changes if c.owner is not Owner.USER]
+    watched = [*ours, *result.plan.written_paths(), *(f for f in folders if f)]
+    findings.extend(
+        Finding("outside", path, f"{why}: dashsignal refuses to write there")
+        for path, why in links_outside(result.root, dict.fromkeys(watched)).items()
+    )
     return findings
 
 

@@ -64,6 +64,19 @@ def main() -> None:
     except DashsignalError as error:
         report_error(error)
         raise SystemExit(error.exit_code) from None
+    except OSError as error:
+        # The library turns the file system errors it expects into a WriteError; one it did not
+        # expect still gets the one line and hint every user error gets, never a traceback.
+        report_error(_os_error(error))
+        raise SystemExit(1) from None
+
+
+def _os_error(error: OSError) -> DashsignalError:
+    where = f" {error.filename}" if error.filename else ""
+    return DashsignalError(
+        f"cannot access{where}: {error.strerror or error}",
+        hint="Check the path, its permissions and the free disk space, then run the command again.",
+    )
 
 
 def report_error(error: DashsignalError) -> None:

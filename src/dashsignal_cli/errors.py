@@ -45,6 +45,18 @@ class WriteError(DashsignalError):
     """Writing the project failed; nothing was left behind."""
 
 
+class InterruptedWriteError(WriteError):
+    """A write an earlier command left unfinished cannot be finished nor undone."""
+
+
+class OutsideProjectError(WriteError):
+    """A path of the project leads outside it through a symbolic link: nothing is written."""
+
+
+class BusyError(WriteError):
+    """Another dashsignal command is writing the same project."""
+
+
 class ConflictError(DashsignalError):
     """Managed files whose hand edits clash with the new version: markers were written."""
 

@@ -75,6 +75,19 @@ class Plan:
     def conflicts(self) -> list[Change]:
         return self.having(Action.CONFLICT)
 
+    def paths(self) -> list[str]:
+        """Every path the plan names: read, written or deleted, records and backups included."""
+        backups = [c.backup for c in self.changes if c.backup]
+        return [*(c.path for c in self.changes), *backups, *self.records]
+
+    def written_paths(self) -> list[str]:
+        """The paths carrying out the plan writes or deletes (a dry run included)."""
+        changed = [
+            c for c in self.having(*WRITES, Action.DELETE) if c.after or c.action is Action.DELETE
+        ]
+        backups = [c.backup for c in changed if c.backup]
+        return [*(c.path for c in changed), *backups, *self.records]
+
     @property
     def touches_nothing(self) -> bool:
         return not self.records and not self.having(*WRITES, Action.DELETE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from dashsignal_cli.errors import DashsignalError
 from dashsignal_cli.manifest import MANIFEST_FILE, Manifest, is_project_path
 from dashsignal_cli.specfile import SPEC_FILENAME
 
-__all__ = ["ProjectFiles", "find_project"]
+__all__ = ["ProjectFiles", "find_project", "leftover_files", "links_outside", "pending_journal"]
 
 
 def find_project(explicit: Path | None, start: Path) -> Path:
@@ -72,3 +73,58 @@ class ProjectFiles:
         if text is None:
             raise DashsignalError(f"{self.root / SPEC_FILENAME} is missing")
         return text
+
+
+def links_outside(root: Path, paths: Iterable[str]) -> dict[str, str]:
+    """{path: why} for each of `paths` that leads outside `root` through a symbolic link.
+
+    A path counts when any of its parts (a folder such as views/ or .dashsignal/, or the file
+    itself) is a link whose target lies outside the project, or cannot be resolved.
+    """
+    base = root.resolve()
+    found: dict[str, str] = {}
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            part = "/".join(parts[:depth])
+            candidate = root / part
+            if not candidate.is_symlink():
+                continue
+            try:
+                resolved = candidate.resolve(strict=False)
+            except (OSError, RuntimeError):
+                found[path] = f"{part} is a symbolic link that cannot be resolved"
+                break
+            if not resolved.is_relative_to(base):
+                link = candidate.readlink()
+                found[path] = f"{part} is a symbolic link to {link}, outside the project"
+                break
+    return found
+
+
+def leftover_files(root: Path, folders: Iterable[str]) -> list[str]:
+    """Temporary files of an unfinished write in `folders` (relative paths; "" is the root).
+
+    Only the folders dashsignal writes in are looked at, so a virtualenv inside the project
+    is never walked.
+    """
+    from dashsignal_cli.journal import is_temporary_name
+
+    found: list[str] = []
+    for folder in sorted(set(folders)):
+        try:
+            names = [entry.name for entry in (root / folder).iterdir()]
+        except OSError:
+            continue
+        found.extend(f"{folder}/{n}".lstrip("/") for n in names if is_temporary_name(n))
+    return sorted(found)
+
+
+def pending_journal(root: Path) -> str | None:
+    """The journal of an interrupted write in the project, if there is one."""
+    from dashsignal_cli.journal import State, journal_path
+
+    return next(
+        (journal_path(s) for s in State if (root / journal_path(s)).is_file()),
+        None,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.tree import Tree
@@ -16,7 +16,17 @@ from dashsignal_cli.planner import Action, Plan
 from dashsignal_cli.render import Owner
 from dashsignal_cli.spec import Spec
 
-__all__ = ["report_check", "report_check_json", "report_created", "report_flow", "report_plan"]
+if TYPE_CHECKING:
+    from dashsignal_cli.writer import Recovery
+
+__all__ = [
+    "report_check",
+    "report_check_json",
+    "report_created",
+    "report_flow",
+    "report_plan",
+    "report_recovery",
+]
 
 
 def report_created(target: Path, written: list[str]) -> None:
@@ -81,6 +91,13 @@ def report_plan(plan: Plan, *, dry_run: bool) -> None:
         console.print(f"  {would}update dashsignal's records in {MANIFEST_DIR}/")
     if dry_run:
         console.print("[bold]Dry run:[/] nothing was written.")
+
+
+def report_recovery(recovery: Recovery) -> None:
+    """One line on standard error: what became of a write an earlier command left unfinished."""
+    from dashsignal_cli.console import err
+
+    err().print(f"[yellow]recovered:[/] {escape(recovery.summary)}")
 
 
 def report_check(findings: list[Finding]) -> None:

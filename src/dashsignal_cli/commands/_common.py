@@ -42,15 +42,52 @@ def sync_project(
 ) -> None:
     """Edit the spec (if asked), plan, write (unless a dry run), report; exit 3 on conflicts."""
     from dashsignal_cli.errors import ConflictError
-    from dashsignal_cli.project import find_project
     from dashsignal_cli.report import report_plan
     from dashsignal_cli.sync import plan_sync
-    from dashsignal_cli.writer import apply_plan
+    from dashsignal_cli.writer import apply_plan, check_plan_inside, project_lock
 
-    root = find_project(project, Path.cwd())
-    result = plan_sync(root, edit, force=force)
-    if not dry_run and not result.plan.touches_nothing:
-        apply_plan(root, result.plan)
+    root = find_project_root(project)
+    with project_lock(root):
+        if dry_run:
+            refuse_pending_write(root)
+        else:
+            recover_project(root)
+        result = plan_sync(root, edit, force=force)
+        check_plan_inside(root, result.plan)
+        if not dry_run and not result.plan.touches_nothing:
+            apply_plan(root, result.plan)
     report_plan(result.plan, dry_run=dry_run)
     if result.plan.conflicts:
         raise ConflictError([c.path for c in result.plan.conflicts], written=not dry_run)
+
+
+def find_project_root(project: Path | None) -> Path:
+    """The project of `--project`, or the nearest one from the current folder up."""
+    from dashsignal_cli.project import find_project
+
+    return find_project(project, Path.cwd())
+
+
+def recover_project(root: Path) -> None:
+    """Finish or undo a write an earlier command left unfinished, and say so (on stderr)."""
+    from dashsignal_cli.report import report_recovery
+    from dashsignal_cli.writer import recover
+
+    recovery = recover(root)
+    if recovery is not None:
+        report_recovery(recovery)
+
+
+def refuse_pending_write(root: Path) -> None:
+    """A dry run changes nothing, so it cannot finish an interrupted write: say what to do."""
+    from dashsignal_cli.errors import DashsignalError
+    from dashsignal_cli.project import pending_journal
+
+    journal = pending_journal(root)
+    if journal is not None:
+        raise DashsignalError(
+            f"{journal}: an earlier command was interrupted while writing the project, and a "
+            "dry run changes nothing, so it cannot finish that write",
+            hint="Run `dashsignal regenerate` (or any command without --dry-run): it finishes "
+            "or undoes that write first.",
+        )

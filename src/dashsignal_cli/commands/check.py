@@ -27,23 +27,35 @@ def check(
     Checks that the spec is valid and the generated code in line with it;
     that no generated file was edited by hand, and no module of yours belongs to a removed entry;
     that each module of yours has what the wiring calls: render() of its view's kind,
-    derive() for a stage, compute() for an own or a live view; that the cache is not risky.
+    derive() for a stage, compute() for an own or a live view; that the cache is not risky;
+    that no write was interrupted (one is finished or undone first, and reported), no
+    temporary file is left over, and no path leads outside the project through a link.
     """
-    from pathlib import Path
-
     from dashsignal_cli.checks import Finding, find_problems
-    from dashsignal_cli.errors import CheckFailed, DashsignalError
-    from dashsignal_cli.project import find_project
+    from dashsignal_cli.commands._common import find_project_root
+    from dashsignal_cli.errors import CheckFailed, DashsignalError, InterruptedWriteError
     from dashsignal_cli.report import report_check, report_check_json
     from dashsignal_cli.sync import plan_sync
+    from dashsignal_cli.writer import project_lock, recover
 
-    root = find_project(project, Path.cwd())
-    try:
-        findings = find_problems(plan_sync(root))
-    except DashsignalError as error:
-        if not as_json:
-            raise
-        findings = [Finding("invalid-spec", "dashsignal.toml", error.message)]
+    root = find_project_root(project)
+    findings: list[Finding] = []
+    with project_lock(root):
+        try:
+            # Like every command, check first finishes or undoes an interrupted write, so that
+            # what it checks is one whole state; then it reports that there was one.
+            recovery = recover(root)
+            if recovery is not None:
+                findings.append(Finding("interrupted", ".dashsignal/", recovery.summary))
+            findings.extend(find_problems(plan_sync(root)))
+        except InterruptedWriteError as error:
+            if not as_json:
+                raise
+            findings.append(Finding("interrupted", ".dashsignal/", error.message))
+        except DashsignalError as error:
+            if not as_json:
+                raise
+            findings.append(Finding("invalid-spec", "dashsignal.toml", error.message))
     if as_json:
         report_check_json(findings)
         if findings:

@@ -33,15 +33,18 @@ def graph(
     Own views compute from the filters; live views on an interval, from the filters.
     In the memoize pattern there is no signal store: each view reads the memoized query.
     """
-    from pathlib import Path
-
+    from dashsignal_cli.commands._common import find_project_root, recover_project
     from dashsignal_cli.errors import UsageError
-    from dashsignal_cli.project import ProjectFiles, find_project
+    from dashsignal_cli.project import ProjectFiles
     from dashsignal_cli.report import report_flow
     from dashsignal_cli.specfile import parse_spec_text
+    from dashsignal_cli.writer import project_lock
 
     chosen = "json" if as_json else output_format
     if chosen not in ("tree", "mermaid", "json"):
         raise UsageError(f"unknown format {chosen!r}; allowed: tree, mermaid, json")
-    root = find_project(project, Path.cwd())
-    report_flow(parse_spec_text(ProjectFiles(root).spec_text), chosen)
+    root = find_project_root(project)
+    with project_lock(root):
+        recover_project(root)  # the spec may be one of the files an interrupted write left
+        spec = parse_spec_text(ProjectFiles(root).spec_text)
+    report_flow(spec, chosen)
