@@ -21,6 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from dashsignal_cli.spec import Spec
+
+from project_helpers import make_spec
 from test_production import (
     HOST,
     App,
@@ -34,10 +38,6 @@ from test_production import (
     start_app,
     stop_process,
 )
-
-from dashsignal_cli.spec import Spec
-
-from project_helpers import make_spec
 
 pytestmark = pytest.mark.e2e
 

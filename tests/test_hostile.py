@@ -28,6 +28,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+
+from dashsignal_cli.render import SIGNAL_ID
+
+from project_helpers import make_spec
 from test_production import (
     BIN,
     DEMO_FILTERS,
@@ -45,10 +49,6 @@ from test_production import (
     start_app,
     stop_process,
 )
-
-from dashsignal_cli.render import SIGNAL_ID
-
-from project_helpers import make_spec
 
 pytestmark = pytest.mark.e2e
 
