@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from dashsignal_cli.manifest import MANIFEST_DIR
+from dashsignal_cli.manifest import BASE_DIR, MANIFEST_DIR
 from dashsignal_cli.planner import Action
 from dashsignal_cli.project import leftover_files, links_outside
 from dashsignal_cli.render import Owner
@@ -59,6 +59,10 @@ def find_problems(result: SyncPlan) -> list[Finding]:
     return findings
 
 
+# Folders a later command may write in even when nothing of the spec is in them yet.
+_FOLDERS = ("views", "stages", MANIFEST_DIR, BASE_DIR)
+
+
 def _left_on_disk(result: SyncPlan) -> list[Finding]:
     """Temporary files no journal accounts for, and paths that lead outside the project.
 
@@ -78,7 +82,7 @@ def _left_on_disk(result: SyncPlan) -> list[Finding]:
     ]
     # A file of yours may be a link (we never write it once it exists); no folder may be.
     ours = [c.path for c in result.plan.changes if c.owner is not Owner.USER]
-    watched = [*ours, *result.plan.written_paths(), *(f for f in folders if f)]
+    watched = [*ours, *result.plan.written_paths(), *(f for f in folders if f), *_FOLDERS]
     findings.extend(
         Finding("outside", path, f"{why}: dashsignal refuses to write there")
         for path, why in links_outside(result.root, dict.fromkeys(watched)).items()
