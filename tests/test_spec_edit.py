@@ -37,10 +37,14 @@ def test_adding_appends_after_the_last_entry_and_keeps_every_comment() -> None:
     assert edited[len(SPEC) :] == '\n[[views]]\nid = "extra"\nkind = "table"\ntitle = "Extra"\n'
 
 
-def test_removing_takes_the_entry_and_its_own_comment_only() -> None:
+def test_removing_takes_the_entry_and_keeps_its_comment_under_a_note() -> None:
     edited = remove_entry(SPEC, "views", "sales")
-    assert "sales" not in edited
-    assert '# share: the regional split\n[[views]]\nid = "share"' in edited
+    assert 'id = "sales"' not in edited
+    assert (
+        "\n# dashsignal removed the view 'sales' here; its comments:\n"
+        "# sales: reviewed by finance\n\n"
+        '# share: the regional split\n[[views]]\nid = "share"'
+    ) in edited
     assert edited.startswith('# my dashboard\n[app]\nname = "shop"  # do not rename\n')
     assert [v["id"] for v in tomllib.loads(edited)["views"]] == ["share"]
 

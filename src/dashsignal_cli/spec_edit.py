@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from dashsignal_cli.errors import SpecError
 from dashsignal_cli.spec import QUERY, RESERVED_SOURCES
-from dashsignal_cli.specfile import parse_spec_data
+from dashsignal_cli.specfile import ENTRY_COMMENTS, parse_spec_data
 
 __all__ = ["add_entry", "remove_entry"]
 
@@ -137,9 +138,11 @@ def _splice(lines: list[str], at: int, block: str) -> str:
 def remove_entry(text: str, table_name: str, entry_id: str) -> str:
     """`text` without the `table_name` entry whose id is `entry_id`.
 
-    Comments above the entry go with it; the comment block that introduces the next entry
-    stays, although TOML parsers attach it to the end of the entry before. A stage that views
-    or other stages still read is not removed.
+    The entry goes, with the comment lines right above it; the comment block that introduces
+    the next entry stays, although TOML parsers attach it to the end of the entry before. The
+    user's comments of the removed entry (above it, inside it, after a value) are kept where it
+    was, as comments under a line that says so. A stage that views or other stages still read
+    is not removed.
     """
     data = parse_spec_data(text)
     entries = data.get(table_name, [])
@@ -154,10 +157,73 @@ def remove_entry(text: str, table_name: str, entry_id: str) -> str:
     expected = {**data, table_name: entries[:index] + entries[index + 1 :]}
     if not expected[table_name]:
         del expected[table_name]
-    edited = _cut_block(text, table_name, index, len(entries))
-    if edited is not None and parse_spec_data(edited) == expected:
+    note = _removed_note(table_name, entry_id)
+    edited = _cut_block(text, table_name, index, len(entries), note)
+    if edited is None or not _parses_as(edited, expected):
+        edited = _remove_with_tomlkit(text, table_name, index)
+    return _keep_lost_comments(text, edited, note)
+
+
+def _parses_as(text: str, expected: dict[str, Any]) -> bool:
+    """True when `text` is valid TOML holding `expected` (a cut in the wrong place is not)."""
+    try:
+        return parse_spec_data(text) == expected
+    except SpecError:
+        return False
+
+
+def _removed_note(table_name: str, entry_id: str) -> str:
+    return f"# dashsignal removed the {_WHAT[table_name]} {entry_id!r} here; its comments:"
+
+
+def _keep_lost_comments(original: str, edited: str, note: str) -> str:
+    """`edited`, with any comment of the user's that the edit lost appended at the end."""
+    lost = Counter(comments(original)) - Counter(comments(edited))
+    for ours in ENTRY_COMMENTS:
+        del lost[ours]
+    if not lost:
         return edited
-    return _remove_with_tomlkit(text, table_name, index)
+    newline = "\r\n" if "\r\n" in original else "\n"
+    kept = []
+    for comment in comments(original):
+        if lost[comment] > 0:
+            kept.append(comment)
+            lost[comment] -= 1
+    ending = "" if edited.endswith(newline) or not edited else newline
+    body = newline.join([note, *kept])
+    return f"{edited}{ending}{newline}{body}{newline if original.endswith(newline) else ''}"
+
+
+def comments(text: str) -> list[str]:
+    """Every comment in TOML `text`, from its `#`, trailing blanks dropped, in order.
+
+    A `#` inside a string (basic, literal, or multi-line) is not a comment.
+    """
+    found: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "#":
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            found.append(text[i:end].rstrip())
+            i = end
+        elif text.startswith(('"""', "'''"), i):
+            quote = text[i : i + 3]
+            i += 3
+            while i < n and not text.startswith(quote, i):
+                i += 2 if quote == '"""' and text[i] == "\\" else 1
+            i += 3
+            while i < n and text[i] == quote[0]:  # up to two quotes may end the string
+                i += 1
+        elif char in "\"'":
+            i += 1
+            while i < n and text[i] not in (char, "\n"):
+                i += 2 if char == '"' and text[i] == "\\" else 1
+            i += 1
+        else:
+            i += 1
+    return found
 
 
 def _check_source(data: dict[str, Any], table_name: str, entry: dict[str, Any]) -> None:
@@ -191,8 +257,11 @@ def _check_unread(data: dict[str, Any], stage_id: str) -> None:
         )
 
 
-def _cut_block(text: str, table_name: str, index: int, count: int) -> str | None:
-    """Cut the `index`-th `[[table_name]]` block out of the lines, or None if unsure where it is."""
+def _cut_block(text: str, table_name: str, index: int, count: int, note: str) -> str | None:
+    """Cut the `index`-th `[[table_name]]` block out of the lines, or None if unsure where it is.
+
+    The user's comments of the block stay in its place, under `note`.
+    """
     lines = text.splitlines(keepends=True)
     header = re.compile(rf"\s*\[\[\s*{re.escape(table_name)}\s*\]\]")
     starts = [i for i, line in enumerate(lines) if header.match(line)]
@@ -206,15 +275,29 @@ def _cut_block(text: str, table_name: str, index: int, count: int) -> str | None
         not lines[keep_from - 1].strip() or _COMMENT.match(lines[keep_from - 1])
     ):
         keep_from -= 1
-    # Comment lines right above the header describe this entry: they go.
+    # Comment lines right above the header describe this entry: they go with it.
     cut_from = start
     while cut_from > 0 and _COMMENT.match(lines[cut_from - 1]):
         cut_from -= 1
+    kept = [c for c in comments("".join(lines[cut_from:keep_from])) if c not in ENTRY_COMMENTS]
     if cut_from > 0 and not lines[cut_from - 1].strip():
         following = lines[keep_from] if keep_from < len(lines) else ""
         if not following.strip():
             cut_from -= 1
-    return "".join(lines[:cut_from] + lines[keep_from:])
+    before, after = lines[:cut_from], lines[keep_from:]
+    if kept:
+        newline = "\r\n" if "\r\n" in text else "\n"
+        block = [f"{line}{newline}" for line in (note, *kept)]
+        if before and not before[-1].endswith("\n"):
+            before[-1] += newline
+        if before and before[-1].strip():
+            block.insert(0, newline)
+        if after and after[0].strip():
+            block.append(newline)
+        elif not after and not text.endswith("\n"):
+            block[-1] = block[-1].rstrip("\r\n")
+        return "".join([*before, *block, *after])
+    return "".join(before + after)
 
 
 def _remove_with_tomlkit(text: str, table_name: str, index: int) -> str:

@@ -14,7 +14,14 @@ from typing import Any
 from dashsignal_cli.errors import SpecError, SpecSyntaxError
 from dashsignal_cli.spec import Spec, spec_from_data
 
-__all__ = ["SPEC_FILENAME", "dump_spec", "load_spec", "parse_spec_data", "parse_spec_text"]
+__all__ = [
+    "ENTRY_COMMENTS",
+    "SPEC_FILENAME",
+    "dump_spec",
+    "load_spec",
+    "parse_spec_data",
+    "parse_spec_text",
+]
 
 SPEC_FILENAME = "dashsignal.toml"
 
@@ -23,6 +30,11 @@ dashsignal project spec: the single source of truth for this dashboard.
 Edit it by hand or with `dashsignal add-view`, `add-filter`, ...; then run
 `dashsignal regenerate` to bring the generated code in line. Every key is
 explained in dashsignal's README, section "The spec file"."""
+
+# The comments `dump_spec` writes inside a [[stages]] or [[views]] entry: ours, not the user's.
+_STAGE_SOURCE_COMMENT = '"query" or the id of the stage it derives from'
+_INTERVAL_COMMENT = "seconds between refreshes"
+ENTRY_COMMENTS = frozenset({f"# {_STAGE_SOURCE_COMMENT}", f"# {_INTERVAL_COMMENT}"})
 
 _LOCATION = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)\s*$")
 
@@ -113,7 +125,7 @@ def _stage_table(stage: Any) -> Any:
     table = tomlkit.table()
     table.add("id", stage.id)
     table.add("source", stage.source)
-    table["source"].comment('"query" or the id of the stage it derives from')
+    table["source"].comment(_STAGE_SOURCE_COMMENT)
     table.add("title", stage.title)
     return table
 
@@ -129,7 +141,7 @@ def _view_table(view: Any) -> Any:
         table.add("source", view.source)
     if view.interval is not None:
         table.add("interval", view.interval)
-        table["interval"].comment("seconds between refreshes")
+        table["interval"].comment(_INTERVAL_COMMENT)
     return table
 
 
