@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from dashsignal_cli.spec import QUERY, FilterSpec, Spec, StageSpec, ViewSpec
+from dashsignal_cli.spec import QUERY, FilterSpec, Spec, StageSpec, ViewSpec, humanize
 from dashsignal_cli.specfile import SPEC_FILENAME, dump_spec
 
 __all__ = [
@@ -157,10 +157,21 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
     dates, categories = demo["dates"], demo["categories"]
     time_column = dates[0] if dates else demo["day"]
     graphs = [v for v in spec.views if v.kind == "graph" and v.reads_cache]
+    indicators = [v for v in spec.views if v.kind == "indicator"]
+    # Axis titles: a filter's label for its column, else the column's name made readable.
+    titles = {f.id: f.label for f in spec.filters}
     view_kinds = {v.kind for v in spec.views}
     helper_of_kind = {"indicator": "EMPTY_TEXT", "graph": "empty_figure", "table": "table_payload"}
     views = [
-        _view_context(v, graphs, demo, time_column=time_column, categories=categories)
+        _view_context(
+            v,
+            graphs,
+            indicators,
+            demo,
+            time_column=time_column,
+            categories=categories,
+            titles=titles,
+        )
         for v in spec.views
     ]
     stages = [_stage_context(s, views) for s in spec.ordered_stages()]
@@ -184,6 +195,7 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
         # The grouping keys of the demo stages: every view template still finds its columns.
         "demo_keys": [time_column, *categories],
         "demo": demo,
+        "demo_year": _year_filter(spec),
     }
 
 
@@ -231,13 +243,30 @@ def _filter_context(item: FilterSpec) -> dict[str, Any]:
     }
 
 
+def _year_filter(spec: Spec) -> str | None:
+    """The filter whose values are years, which the demo derives from its day column."""
+    for f in spec.filters:
+        values = list(f.options) if f.is_choice else [f.min, f.max]
+        whole = all(type(v) is int and 1900 <= v <= 2200 for v in values)
+        if "year" in f.id and whole and (f.is_choice or f.step == 1):
+            return f.id
+    return None
+
+
+# What each indicator of the demo shows, in the order of the indicators in the spec; the ones
+# past the end show a placeholder that says where to write their measure.
+_INDICATOR_MEASURES = ("total", "average", "largest", "count")
+
+
 def _view_context(
     view: ViewSpec,
     graphs: list[ViewSpec],
+    indicators: list[ViewSpec],
     demo: dict[str, str],
     *,
     time_column: str,
     categories: list[str],
+    titles: dict[str, str],
 ) -> dict[str, Any]:
     # The demo gives each chart something different to show: the first a timeline, the next
     # ones a bar chart per category filter, and a histogram when there is nothing left. Own and
@@ -251,6 +280,12 @@ def _view_context(
             chart, x = "bar", categories[(position - 1) % len(categories)]
         elif position > 0:
             chart = "histogram"
+    measure = None
+    if view.kind == "indicator":
+        position = indicators.index(view)
+        measure = _INDICATOR_MEASURES[position] if position < len(_INDICATOR_MEASURES) else None
+    y = demo["amount"]
+    x_title = {"timeline": "Month", "live": "Time"}.get(chart) or titles.get(x) or humanize(x)
     return {
         "id": view.id,
         "kind": view.kind,
@@ -262,7 +297,14 @@ def _view_context(
         "signal_id": signal_id(view.source) if view.reads_cache else None,
         # Milliseconds, as dcc.Interval takes them.
         "interval_ms": round(view.interval * 1000) if view.interval is not None else None,
-        "demo": {"chart": chart, "x": x, "y": demo["amount"]},
+        "demo": {
+            "chart": chart,
+            "x": x,
+            "y": y,
+            "x_title": x_title,
+            "y_title": titles.get(y) or humanize(y),
+            "measure": measure,
+        },
     }
 
 
