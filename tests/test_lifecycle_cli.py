@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import itertools
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 
+import dashsignal_cli
 from dashsignal_cli.answers import (
     DEFAULT_FILTERS,
     DEFAULT_VIEWS,
@@ -695,10 +697,13 @@ def test_unresolved_markers_keep_regenerate_failing_and_the_file_untouched(proje
 @pytest.mark.parametrize(
     "after_conflict", [True, False], ids=["regenerate-force-after-markers", "remove-view-force"]
 )
-def test_force_replaces_the_clashing_file_after_a_backup(
+def test_force_resolves_only_the_clashing_hunks_after_a_backup(
     project: Path, after_conflict: bool
 ) -> None:
-    make_conflict(project)
+    mine = make_conflict(project)
+    # An edit of the same file, far from the clash: it clashes with nothing.
+    register = "\ndef trusted_filters(filters: Any) -> dict[str, Any]:\n"
+    replace_in(project, CALLBACKS, register, MY_HELPER.lstrip("\n") + "\n" + register)
     if after_conflict:
         assert cli(project, "remove-view", "total").returncode == 3
         command = ["regenerate", "--force"]
@@ -711,10 +716,33 @@ def test_force_replaces_the_clashing_file_after_a_backup(
     backup = f"{CALLBACKS}.dashsignal-backup"
     assert read(project, backup) == previous
     assert backup in result.stdout
-    assert report(result.stdout)[CALLBACKS][0] == "replace"
+    verb, note = report(result.stdout)[CALLBACKS]
+    assert verb == "replace" and "your other edits kept" in note
     callbacks = read(project, CALLBACKS)
-    assert callbacks == read(project, f".dashsignal/base/{CALLBACKS}")
+    # The clashing hunk is the generated one; the helper, which clashed with nothing, is kept.
+    generated = read(project, f".dashsignal/base/{CALLBACKS}")
+    assert callbacks == generated.replace(register, MY_HELPER.lstrip("\n") + "\n" + register)
+    assert mine not in callbacks
     assert "<<<<<<<" not in callbacks and "update_total" not in callbacks
+    compile(callbacks, CALLBACKS, "exec")
+    # What is left is a clean merge of the user's edit: a note for check, not a problem.
+    checked = json.loads(cli(project, "check", "--json").stdout)
+    assert [(p["code"], p["path"]) for p in checked["problems"]] == [("orphan", "views/total.py")]
+    assert [(n["code"], n["path"]) for n in checked["notes"]] == [("edited", CALLBACKS)]
+
+
+def test_force_on_a_file_dashsignal_did_not_write_replaces_it_whole(project: Path) -> None:
+    """With no base to merge from, nothing tells the user's hunks apart: the new text, backed up."""
+    (project / ".dashsignal" / "base" / CALLBACKS).unlink()
+    append_to(project, CALLBACKS, MY_HELPER)
+
+    result = cli_ok(project, "regenerate", "--force")
+
+    assert report(result.stdout)[CALLBACKS] == (
+        "replace",
+        f"replaced (--force); your version saved as {CALLBACKS}.dashsignal-backup",
+    )
+    assert MY_HELPER not in read(project, CALLBACKS)
 
 
 # --- bad input ------------------------------------------------------------------------------
@@ -928,7 +956,18 @@ def _conflicted(project: Path) -> None:
 # name -> (backend, set-up, the finding expected, a fragment of its message)
 CHECK_PROBLEMS: dict[str, tuple[str, Callable[[Path], None] | None, tuple[str, str], str]] = {
     "out-of-date": ("filesystem", _spec_edited, ("out-of-date", LAYOUT), "would be updated"),
-    "edited": ("filesystem", _managed_edited, ("edited", OUTPUTS), "edited by hand"),
+    "edited-out-of-date": (
+        "filesystem",
+        lambda p: (_managed_edited(p), _spec_edited(p)),
+        ("out-of-date", LAYOUT),
+        "would be updated",
+    ),
+    "unread-filter": (
+        "filesystem",
+        lambda p: cli_ok(p, "add-filter", "channel", "--kind", "multi"),
+        ("unread", "data.py"),
+        "filter 'channel' (multi) is never read",
+    ),
     "orphan": ("filesystem", _view_removed, ("orphan", "views/share.py"), "belongs to no view"),
     "conflict": ("filesystem", _conflicted, ("conflict", CALLBACKS), "conflict markers"),
     "risky-simple": ("simple", None, ("risky", "dashsignal.toml"), "cache backend 'simple'"),
@@ -955,12 +994,169 @@ def test_check_fails_with_one_line_per_problem_and_writes_nothing(
 
     assert result.returncode == 1
     error = assert_clean_error(result)
-    findings = check_findings(result.stdout)
+    *lines, versions = result.stdout.splitlines()
+    problems = list(itertools.takewhile(lambda line: not line.startswith("notes"), lines))
+    findings = check_findings("\n".join(problems))
     assert error == f"error: {len(findings)} problem(s) found"
-    assert len(findings) == len(result.stdout.splitlines())
+    assert len(findings) == len(problems)
+    assert versions.startswith(f"dashsignal {dashsignal_cli.__version__} running; ")
     matching = [message for code, path, message in findings if (code, path) == finding]
     assert len(matching) == 1 and fragment in matching[0], result.stdout
     assert disk_state(project) == before
+
+
+def _edit_then_merge_cleanly(project: Path) -> None:
+    replace_in(project, LAYOUT, '"Sales by month",', '"Monthly sales (edited)",')
+    _spec_edited(project)  # changes the layout too, elsewhere: a clean three-way merge
+    assert report(cli_ok(project, "regenerate").stdout)[LAYOUT] == ("merge", "your edits kept")
+
+
+@pytest.mark.parametrize(
+    ("set_up", "path"),
+    [(_managed_edited, OUTPUTS), (_edit_then_merge_cleanly, LAYOUT)],
+    ids=["edited", "after-a-clean-merge"],
+)
+def test_an_edit_that_merges_cleanly_is_a_note_that_only_strict_fails_on(
+    project: Path, set_up: Callable[[Path], None], path: str
+) -> None:
+    set_up(project)
+
+    passed = cli_ok(project, "check")
+    strict = cli(project, "check", "--strict")
+    document = json.loads(cli_ok(project, "check", "--json").stdout)
+
+    assert passed.stdout.startswith("check passed: the project is valid and in line with its spec")
+    assert "1 note(s)" in passed.stdout.splitlines()[0]
+    assert ("edited", path) in [f[:2] for f in check_findings(passed.stdout)]
+    assert strict.returncode == 1
+    assert assert_clean_error(strict) == (
+        "error: 1 problem(s) found (1 of them notes, failing under --strict)"
+    )
+    assert document["ok"] is True and document["problems"] == []
+    assert [(n["code"], n["path"]) for n in document["notes"]] == [("edited", path)]
+    assert json.loads(cli(project, "check", "--json", "--strict").stdout)["ok"] is False
+
+
+def test_a_conflict_fails_check_even_without_strict(project: Path) -> None:
+    _conflicted(project)
+    assert cli(project, "check").returncode == 1
+    document = json.loads(cli(project, "check", "--json").stdout)
+    assert ("conflict", CALLBACKS) in [(p["code"], p["path"]) for p in document["problems"]]
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_check_exits_2_when_it_cannot_run(tmp_path: Path, as_json: bool) -> None:
+    result = cli(tmp_path, "check", *(["--json"] * as_json))
+    assert result.returncode == 2
+    assert "no dashsignal.toml" in assert_clean_error(result)
+    assert result.stdout == ""
+
+
+def test_an_invalid_spec_is_a_problem_found_not_a_failure_to_run(project: Path) -> None:
+    replace_in(project, "dashsignal.toml", 'kind = "table"', 'kind = "pie"')
+    assert cli(project, "check").returncode == 1
+    document = json.loads(cli(project, "check", "--json").stdout)
+    assert [p["code"] for p in document["problems"]] == ["invalid-spec"]
+
+
+def _set_manifest_version(project: Path, version: str | None) -> None:
+    path = project / ".dashsignal" / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if version is None:
+        del data["dashsignal"]
+    else:
+        data["dashsignal"] = version
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def test_check_names_the_generating_and_the_running_version(project: Path) -> None:
+    running = dashsignal_cli.__version__
+    result = cli_ok(project, "check")
+    assert result.stdout.splitlines()[-1] == (
+        f"dashsignal {running} running; the project was generated by dashsignal {running}"
+    )
+    document = json.loads(cli_ok(project, "check", "--json").stdout)
+    assert document["dashsignal"] == {"running": running, "generated": running}
+
+
+def test_a_project_of_another_version_is_a_note_until_regenerated(project: Path) -> None:
+    _set_manifest_version(project, "0.0.9")
+
+    result = cli_ok(project, "check")  # the same files: nothing out of date, a note
+    document = json.loads(cli_ok(project, "check", "--json").stdout)
+
+    assert result.stdout.splitlines()[-1].endswith("generated by dashsignal 0.0.9")
+    assert document["dashsignal"]["generated"] == "0.0.9"
+    assert [(n["code"], n["path"]) for n in document["notes"]] == [
+        ("version", ".dashsignal/manifest.json")
+    ]
+    assert "generated by dashsignal 0.0.9" in document["notes"][0]["message"]
+    assert cli(project, "check", "--strict").returncode == 1
+    regenerated = cli_ok(project, "regenerate").stdout  # the same files: only the records change
+    assert regenerated == "  update dashsignal's records in .dashsignal/\n"
+    assert json.loads(read(project, ".dashsignal/manifest.json"))["dashsignal"] == (
+        dashsignal_cli.__version__
+    )
+    assert cli_ok(project, "check", "--strict").stdout.startswith("check passed")
+
+
+def test_a_manifest_without_a_version_is_read(project: Path) -> None:
+    _set_manifest_version(project, None)
+
+    document = json.loads(cli(project, "check", "--json").stdout)
+
+    assert document["dashsignal"]["generated"] is None
+    assert cli_ok(project, "regenerate").returncode == 0
+    assert cli_ok(project, "check", "--strict").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "form"),
+    [
+        ("dropdown", "one of its options, or None"),
+        ("multi", "a list of its options"),
+        ("checklist", "a list of its options"),
+        ("radio", "one of its options"),
+        ("range", "[low, high], two numbers"),
+        ("dates", '["YYYY-MM-DD", "YYYY-MM-DD"]'),
+    ],
+)
+def test_add_filter_says_the_users_query_does_not_read_it_and_check_fails_until_it_does(
+    project: Path, kind: str, form: str
+) -> None:
+    added = cli_ok(project, "add-filter", "channel", "--kind", kind)
+
+    [note] = [line for line in added.stdout.splitlines() if line.startswith("note:")]
+    assert "data.py is yours" in note and 'filters.get("channel")' in note and form in note
+    checked = cli(project, "check")
+    assert checked.returncode == 1
+    [(code, path, message)] = check_findings(checked.stdout)
+    assert (code, path) == ("unread", "data.py") and form in message
+
+    replace_in(
+        project,
+        "data.py",
+        "    return frame[mask].reset_index(drop=True)",
+        '    channel = filters.get("channel")  # read, used some day\n'
+        "    return frame[mask].reset_index(drop=True)",
+    )
+    assert cli_ok(project, "check").stdout.startswith("check passed")
+
+
+def test_a_filter_named_only_in_a_comment_or_read_by_an_own_view(project: Path) -> None:
+    cli_ok(project, "add-filter", "channel")
+    append_to(project, "data.py", "# channel: to do\n")
+    assert [f[0] for f in check_findings(cli(project, "check").stdout)] == ["unread"]
+    cli_ok(project, "add-view", "mine", "--source", "own")
+    append_to(project, "views/mine.py", '\nCHANNEL = "channel"\n')
+    assert cli_ok(project, "check").stdout.startswith("check passed")
+
+
+def test_add_filter_says_nothing_when_the_query_reads_it_already(project: Path) -> None:
+    append_to(project, "data.py", '\nCOLUMNS = ["channel"]\n')
+    added = cli_ok(project, "add-filter", "channel")
+    assert "note:" not in added.stdout
+    assert cli_ok(project, "check").stdout.startswith("check passed")
 
 
 # --- deleted files --------------------------------------------------------------------------

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shlex
+from pathlib import Path
 from typing import Any
 
 from dashsignal_cli.errors import UsageError
 from dashsignal_cli.spec import (
     CHOICE_KINDS,
+    DEFAULT_INTERVAL,
     FILTER_KINDS,
     LIVE,
     MAX_INTERVAL,
@@ -21,6 +24,7 @@ from dashsignal_cli.spec import (
     QUERY,
     RESERVED_SOURCES,
     VIEW_KINDS,
+    Spec,
     check_identifier,
     filter_from_data,
     humanize,
@@ -34,6 +38,7 @@ __all__ = [
     "build_spec_data",
     "check_pattern",
     "check_sources",
+    "command_line",
     "filter_table",
     "parse_filter_arg",
     "parse_interval",
@@ -346,3 +351,34 @@ def filter_table(
                     raise UsageError(f"{where}: --{key} {value!r} is not a valid bound") from None
     filter_from_data(table, where)
     return table
+
+
+def command_line(spec: Spec, directory: Path) -> str:
+    """The `dashsignal new` command that makes `spec` without asking anything.
+
+    What an interactive session prints when the user declines, so the answers are not lost.
+    """
+    words = ["dashsignal", "new", spec.app.name]
+    if directory != Path():
+        words += ["--directory", str(directory)]
+    words += ["--title", spec.app.title, "--pattern", spec.app.pattern]
+    if spec.app.background:
+        words.append("--background")
+    for stage in spec.stages:
+        words += ["--stage", stage.id if stage.source == QUERY else f"{stage.id}:{stage.source}"]
+    for view in spec.views:
+        text = f"{view.id}:{view.kind}"
+        if view.is_live:
+            interval = "" if view.interval == DEFAULT_INTERVAL else f"/{view.interval}"
+            text += f"@{LIVE}{interval}"
+        elif view.source != QUERY:
+            text += f"@{view.source}"
+        words += ["--view", text]
+    for item in spec.filters:
+        if item.is_choice:
+            values = ",".join(str(option) for option in item.options)
+        else:
+            values = f"{item.min}..{item.max}"
+        words += ["--filter", f"{item.id}:{item.kind}={values}"]
+    words += ["--cache", spec.cache.backend, "--timeout", str(spec.cache.timeout)]
+    return shlex.join(words)

@@ -31,6 +31,10 @@ class SpecSyntaxError(SpecError):
         )
 
 
+class DamagedRecordError(DashsignalError):
+    """dashsignal's own record of a project (.dashsignal/manifest.json) cannot be read."""
+
+
 class TargetExistsError(DashsignalError):
     """The target directory already exists and holds files."""
 
@@ -74,3 +78,9 @@ class ConflictError(DashsignalError):
 
 class CheckFailed(DashsignalError):
     """`dashsignal check` found something off; the report was printed."""
+
+
+class CheckError(DashsignalError):
+    """`dashsignal check` itself could not run (no project, a busy lock, an unreadable file)."""
+
+    exit_code = 2

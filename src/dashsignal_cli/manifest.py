@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashsignal_cli import __version__
-from dashsignal_cli.errors import DashsignalError
+from dashsignal_cli.errors import DamagedRecordError
 from dashsignal_cli.render import GeneratedFile, Owner
 
 __all__ = [
@@ -44,6 +44,9 @@ class Manifest:
     files: dict[str, Entry] = field(default_factory=dict)
     # The columns the demo data.py was written with (see render.demo_columns).
     demo: dict[str, Any] | None = None
+    # The dashsignal that wrote this record; None for a project with no manifest yet. Manifests
+    # of every version carry it (0.1.0 wrote it too), but it is read leniently all the same.
+    version: str | None = None
 
     @classmethod
     def of(cls, files: dict[str, GeneratedFile], demo: dict[str, Any]) -> Manifest:
@@ -51,6 +54,7 @@ class Manifest:
         return cls({p: Entry(f.owner, digest(f.text)) for p, f in files.items()}, demo)
 
     def dumps(self) -> str:
+        """The manifest as written now: by the running dashsignal, whatever `version` says."""
         data = {
             "format": _FORMAT,
             "dashsignal": __version__,
@@ -71,14 +75,23 @@ class Manifest:
                 for path, item in data["files"].items()
             }
             demo = data.get("demo")
+            version = data.get("dashsignal")
             if not all(is_project_path(path) for path in files):
                 raise ValueError("a path leaves the project")
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise DashsignalError(
+            raise DamagedRecordError(
                 f"{MANIFEST_FILE} is damaged",
                 hint="Restore it from version control; dashsignal needs it to tell your edits.",
             ) from None
-        return cls(files, demo if isinstance(demo, dict) else None)
+        return cls(
+            files,
+            demo if isinstance(demo, dict) else None,
+            version if isinstance(version, str) and version else None,
+        )
+
+    def same_record(self, other: Manifest) -> bool:
+        """True when both record the same files and demo, whichever dashsignal wrote them."""
+        return self.files == other.files and self.demo == other.demo
 
 
 def is_project_path(path: str) -> bool:

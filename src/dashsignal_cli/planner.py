@@ -21,7 +21,12 @@ from enum import StrEnum
 from typing import Any
 
 from dashsignal_cli.manifest import MANIFEST_FILE, Entry, Manifest, base_path, digest
-from dashsignal_cli.merge import has_conflict_markers, merge_three_way
+from dashsignal_cli.merge import (
+    has_conflict_markers,
+    merge_taking_generated,
+    merge_three_way,
+    resolve_markers_to_generated,
+)
 from dashsignal_cli.render import GeneratedFile, Owner
 
 __all__ = ["Action", "Change", "Plan", "plan_changes"]
@@ -74,6 +79,10 @@ class Plan:
     @property
     def conflicts(self) -> list[Change]:
         return self.having(Action.CONFLICT)
+
+    def read_before(self, path: str) -> str | None:
+        """The text on disk of a path the plan names, as it was when planned."""
+        return next((c.before for c in self.changes if c.path == path), None)
 
     def paths(self) -> list[str]:
         """Every path the plan names: read, written or deleted, records and backups included."""
@@ -141,13 +150,14 @@ def _plan_managed(path: str, new: str, read: Reader, entry: Entry | None, *, for
         merged_text, clash = merged.text, merged.conflicted
         note = "your edits clash with the new version" if clash else "your edits kept"
     if clash and force:
+        forced, note = _forced(current, base, new)
         return Change(
             path,
             Action.REPLACE,
             Owner.MANAGED,
             current,
-            new,
-            "replaced (--force)",
+            forced,
+            note,
             backup=_free_backup_name(path, read),
             edited=True,
         )
@@ -157,6 +167,24 @@ def _plan_managed(path: str, new: str, read: Reader, entry: Entry | None, *, for
     if merged_text == current:
         return Change(path, Action.UNCHANGED, Owner.MANAGED, current, None, note, edited=True)
     return Change(path, Action.MERGE, Owner.MANAGED, current, merged_text, note, edited=True)
+
+
+def _forced(current: str, base: str | None, new: str) -> tuple[str, str]:
+    """What --force writes over a clash: your edits that do not clash, the generated text where
+    they do. With no base (or markers edited by hand) nothing can be told apart: the new text."""
+    if base is not None and has_conflict_markers(current):
+        # Markers of an earlier run: take their generated side, then carry the rest forward.
+        resolved = resolve_markers_to_generated(current)
+        if resolved is not None:
+            current = resolved
+        else:
+            base = None
+    if base is None:
+        return new, "replaced (--force)"
+    return (
+        merge_taking_generated(base, current, new),
+        "clashing hunks replaced by the generated version (--force), your other edits kept",
+    )
 
 
 def _plan_owned_by_user(

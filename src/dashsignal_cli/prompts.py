@@ -25,15 +25,31 @@ from dashsignal_cli.spec import (
     MAX_TIMEOUT,
     QUERY,
     VIEW_KINDS,
+    FilterSpec,
     Spec,
     ViewSpec,
     humanize,
 )
 
-__all__ = ["ask_new_project", "confirm_write"]
+__all__ = ["ask_new_project", "ask_project_name", "confirm_write", "filter_items"]
 
 T = TypeVar("T")
 _SEPARATORS = re.compile(r"[\s,]+")
+
+
+def ask_project_name(directory: Path) -> str:
+    """The project's name, when `new` was given none: checked at once, with the folder."""
+    from dashsignal_cli.spec import check_project_name
+    from dashsignal_cli.writer import check_target_free
+
+    def parse(answer: str) -> str:
+        name = answer.strip()
+        check_project_name(name)
+        check_target_free(directory / name)
+        return name
+
+    out().print("[bold]New dashsignal project[/]: its name is a Python identifier, and the folder")
+    return _ask("Project name", "my_dashboard", parse)
 
 
 def ask_new_project(
@@ -70,8 +86,12 @@ def ask_new_project(
         view_tables = [parse_view_arg(v) for v in views]
     if filters is None:
         _show_kinds("Filters are written ID:KIND, the kind by name or number", FILTER_KINDS)
-        filter_heads = _ask("Filters", " ".join(DEFAULT_FILTERS), _filter_list)
-        filter_tables = [_ask_filter_values(head) for head in filter_heads]
+        out().print(
+            "  Add =VALUES to give a filter's values at once: =A,B,C for the choice kinds, "
+            "=MIN..MAX for range, =YYYY-MM-DD..YYYY-MM-DD for dates (e.g. price:range=10..100)"
+        )
+        given = _ask("Filters", " ".join(DEFAULT_FILTERS), _filter_list)
+        filter_tables = [table or _ask_filter_values(head) for head, table in given]
     else:
         filter_tables = [parse_filter_arg(f) for f in filters]
     if cache is None:
@@ -99,9 +119,18 @@ def confirm_write(spec: Spec, target: Path) -> bool:
             "  stages:  " + escape(", ".join(f"{s.id} (from {s.source})" for s in spec.stages))
         )
     console.print("  views:   " + escape(", ".join(_view_summary(v) for v in spec.views)))
-    console.print("  filters: " + ", ".join(f"{f.id} ({f.kind})" for f in spec.filters))
+    console.print("  filters: " + escape(", ".join(_filter_summary(f) for f in spec.filters)))
     console.print(f"  cache:   {spec.cache.backend}, {spec.cache.timeout} s")
     return Confirm.ask("Create the project?", default=True, console=console)
+
+
+def _filter_summary(spec: FilterSpec) -> str:
+    """`region (dropdown: North, South)`, `year (range: 2019..2025)`: every value, as written."""
+    if spec.is_choice:
+        values = ", ".join(str(option) for option in spec.options)
+    else:
+        values = f"{spec.min}..{spec.max}"
+    return f"{spec.id} ({spec.kind}: {values})"
 
 
 def _view_summary(view: ViewSpec) -> str:
@@ -202,13 +231,40 @@ def _view_list(answer: str, stages: list[dict[str, Any]]) -> list[dict[str, Any]
     return tables
 
 
-def _filter_list(answer: str) -> list[str]:
-    heads = [_kind_by_number(item, FILTER_KINDS) for item in _items(answer)]
-    if not heads:
+def _filter_list(answer: str) -> list[tuple[str, dict[str, Any] | None]]:
+    """Each filter's `ID:KIND`, with its table when the answer gave its values (`=VALUES`)."""
+    items = [_kind_by_number(item, FILTER_KINDS) for item in filter_items(answer)]
+    if not items:
         raise DashsignalError("give at least one filter")
-    tables = [parse_filter_arg(head) for head in heads]
+    tables = [parse_filter_arg(item) for item in items]
     _check_no_repeats([t["id"] for t in tables])
-    return heads
+    return [
+        (item.partition("=")[0], table if "=" in item else None)
+        for item, table in zip(items, tables, strict=True)
+    ]
+
+
+def filter_items(answer: str) -> list[str]:
+    """Split an answer to "Filters" into `ID[:KIND][=VALUES]` items, as the flags take them.
+
+    Items are separated by spaces or commas, but the commas after `=` separate the values of
+    that filter: `region store:dropdown=Paris,Lyon price:range=10..100` is three filters. A space
+    after a value's comma, or around the `=`, continues the same filter.
+    """
+    items: list[str] = []
+    for chunk in answer.split():
+        last = items[-1] if items else ""
+        continues = "=" in last and (last.endswith(("=", ",")) or chunk.startswith(","))
+        if continues or (chunk.startswith("=") and last and "=" not in last):
+            items[-1] += chunk
+            continue
+        head, equals, values = chunk.partition("=")
+        ids = head.split(",")
+        last_id = ids.pop() if equals else None
+        items.extend(i for i in ids if i)
+        if last_id is not None:
+            items.append(f"{last_id}={values}")
+    return items
 
 
 def _ask_filter_values(head: str) -> dict[str, Any]:
@@ -222,7 +278,18 @@ def _ask_filter_values(head: str) -> dict[str, Any]:
     else:
         default = f"{table['min']}..{table['max']}"
         question = f"Dates of {table['id']}, as YYYY-MM-DD..YYYY-MM-DD"
-    return _ask(question, default, lambda values: parse_filter_arg(f"{head}={values}"))
+    return _ask(question, default, lambda values: parse_filter_arg(_with_values(head, values)))
+
+
+def _with_values(head: str, answer: str) -> str:
+    """`head=VALUES` from an answer written VALUES, =VALUES or even ID[:KIND]=VALUES."""
+    values = answer.strip()
+    filter_id = head.partition(":")[0]
+    for prefix in (f"{head}=", f"{filter_id}="):
+        if values.startswith(prefix):
+            values = values[len(prefix) :]
+            break
+    return f"{head}={values.removeprefix('=').strip()}"
 
 
 def _ask_timeout() -> int:

@@ -21,6 +21,7 @@ __all__ = [
     "CACHE_BACKENDS",
     "CHOICE_KINDS",
     "FILTER_KINDS",
+    "FILTER_VALUE_FORMS",
     "VIEW_KINDS",
     "AppSpec",
     "CacheSpec",
@@ -45,6 +46,15 @@ VIEW_KINDS = ("graph", "table", "indicator")
 FILTER_KINDS = ("dropdown", "multi", "checklist", "radio", "range", "dates")
 CHOICE_KINDS = ("dropdown", "multi", "checklist", "radio")
 MULTI_KINDS = ("multi", "checklist")
+# What `expensive_query(filters)` finds under a filter's id, per kind (signaling/filters.py).
+FILTER_VALUE_FORMS = {
+    "dropdown": "one of its options, or None for no selection",
+    "multi": "a list of its options; empty for no filter",
+    "checklist": "a list of its options",
+    "radio": "one of its options",
+    "range": "[low, high], two numbers within its bounds",
+    "dates": '["YYYY-MM-DD", "YYYY-MM-DD"], either end None when cleared',
+}
 CACHE_BACKENDS = ("filesystem", "redis", "simple", "null")
 PATTERNS = ("signal", "memoize")
 # A view's `source`: the main query (the default), a stage's id, or one of these two.

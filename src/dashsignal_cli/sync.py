@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dashsignal_cli.manifest import Manifest
@@ -23,6 +23,8 @@ class SyncPlan:
     root: Path
     spec: Spec
     plan: Plan
+    # The manifest on disk before the plan: what generated the project, and when.
+    manifest: Manifest = field(default_factory=Manifest)
 
 
 def new_project_files(spec: Spec) -> dict[str, GeneratedFile]:
@@ -55,4 +57,5 @@ def plan_sync(root: Path, edit: SpecEdit | None = None, *, force: bool = False) 
     demo = manifest.demo or demo_columns(spec)
     rendered = render(spec, demo)
     rendered[SPEC_FILENAME] = GeneratedFile(spec_text, Owner.SPEC)
-    return SyncPlan(root, spec, plan_changes(rendered, files.read, manifest, demo, force=force))
+    plan = plan_changes(rendered, files.read, manifest, demo, force=force)
+    return SyncPlan(root, spec, plan, manifest)

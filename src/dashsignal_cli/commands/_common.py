@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from dashsignal_cli.sync import SyncPlan
 
 ProjectOption = Annotated[
     Path | None,
@@ -38,9 +41,17 @@ ForceOption = Annotated[
 
 
 def sync_project(
-    project: Path | None, edit: Callable[[str], str] | None, *, dry_run: bool, force: bool
-) -> None:
-    """Edit the spec (if asked), plan, write (unless a dry run), report; exit 3 on conflicts."""
+    project: Path | None,
+    edit: Callable[[str], str] | None,
+    *,
+    dry_run: bool,
+    force: bool,
+    after: Callable[[SyncPlan], None] | None = None,
+) -> SyncPlan:
+    """Edit the spec (if asked), plan, write (unless a dry run), report; exit 3 on conflicts.
+
+    `after` reports what the command adds to the plan's report, before a conflict's error.
+    """
     from dashsignal_cli.errors import ConflictError
     from dashsignal_cli.report import report_plan
     from dashsignal_cli.sync import plan_sync
@@ -56,9 +67,10 @@ def sync_project(
         check_plan_inside(root, result.plan)
         if not dry_run and not result.plan.touches_nothing:
             apply_plan(root, result.plan)
-    report_plan(result.plan, dry_run=dry_run)
+    report_plan(result.plan, dry_run=dry_run, then=after and (lambda: after(result)))
     if result.plan.conflicts:
         raise ConflictError([c.path for c in result.plan.conflicts], written=not dry_run)
+    return result
 
 
 def find_project_root(project: Path | None) -> Path:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dashsignal_cli.commands._common import DryRunOption, ForceOption, ProjectOption, sync_project
+
+if TYPE_CHECKING:
+    from dashsignal_cli.sync import SyncPlan
 
 ADD_EPILOG = (
     "Examples:\n\n  dashsignal add-filter channel --kind multi --option Online --option Retail\n\n"
@@ -65,8 +68,23 @@ def add_filter(
         filter_id, kind, label=label, options=options, minimum=minimum, maximum=maximum
     )
     sync_project(
-        project, lambda text: add_entry(text, "filters", entry), dry_run=dry_run, force=force
+        project,
+        lambda text: add_entry(text, "filters", entry),
+        dry_run=dry_run,
+        force=force,
+        after=lambda result: _say_if_unread(result, filter_id),
     )
+
+
+def _say_if_unread(result: SyncPlan, filter_id: str) -> None:
+    """data.py is the user's: a filter added later reaches expensive_query, which ignores it."""
+    from dashsignal_cli.checks import QUERY_MODULE, mentions
+    from dashsignal_cli.report import report_unread_filter
+
+    query = result.plan.read_before(QUERY_MODULE)
+    spec = next(f for f in result.spec.filters if f.id == filter_id)
+    if query is not None and not mentions(query, filter_id):
+        report_unread_filter(spec)
 
 
 def remove_filter(

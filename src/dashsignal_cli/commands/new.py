@@ -23,12 +23,14 @@ EPILOG = (
 
 def new(
     name: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help="Project name: a Python identifier such as my_dashboard; also the folder created.",
+            metavar="NAME",
+            help="Project name: a Python identifier such as my_dashboard; also the folder "
+            "created. Asked for when left out (in a terminal, without --yes).",
             show_default=False,
         ),
-    ],
+    ] = None,
     views: Annotated[
         list[str] | None,
         typer.Option(
@@ -145,9 +147,16 @@ def new(
     from dashsignal_cli.sync import new_project_files
     from dashsignal_cli.writer import check_target_free, create_project
 
-    check_project_name(name)
-    target = directory / name
-    check_target_free(target)
+    if name is None and (yes or not sys.stdin.isatty()):
+        why = "--yes asks nothing" if yes else "standard input is not a terminal"
+        raise NonInteractiveError(
+            f"missing argument NAME: {why}, so dashsignal cannot ask for the project's name",
+            hint="Give the name first: dashsignal new NAME [OPTIONS], e.g. dashsignal new "
+            "my_dashboard --yes.",
+        )
+    if name is not None:
+        check_project_name(name)
+        check_target_free(directory / name)
     if cache is not None:
         _check_backend(cache)
     if pattern is not None:
@@ -163,7 +172,7 @@ def new(
     missing = [
         flag for flag, value in _prompted(views, filters, cache, timeout, title) if value is None
     ]
-    interactive = bool(missing) and not yes
+    interactive = name is None or (bool(missing) and not yes)
     if interactive and not sys.stdin.isatty():
         raise NonInteractiveError(
             "standard input is not a terminal, so dashsignal cannot ask for " + ", ".join(missing),
@@ -172,8 +181,10 @@ def new(
 
     answers: dict[str, Any]
     if interactive:
-        from dashsignal_cli.prompts import ask_new_project
+        from dashsignal_cli.prompts import ask_new_project, ask_project_name
 
+        if name is None:
+            name = ask_project_name(directory)
         answers = ask_new_project(
             name,
             views=views,
@@ -194,6 +205,8 @@ def new(
             "title": title,
             "pattern": pattern or "signal",
         }
+    assert name is not None  # asked for above, or refused
+    target = directory / name
     check_sources(answers["views"], stage_tables)
     spec = spec_from_data(
         build_spec_data(name=name, background=background, stages=stage_tables, **answers)
@@ -203,6 +216,10 @@ def new(
         from dashsignal_cli.prompts import confirm_write
 
         if not confirm_write(spec, target):
+            from dashsignal_cli.answers import command_line
+            from dashsignal_cli.report import report_declined
+
+            report_declined(command_line(spec, directory))
             raise typer.Exit(1)
 
     written = create_project(target, new_project_files(spec))
