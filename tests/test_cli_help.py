@@ -79,3 +79,25 @@ def test_help_documents_stages_sources_and_the_pattern(command: str, texts: list
     assert result.exit_code == 0, result.output
     for text in texts:
         assert text in result.output
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=["root", *COMMANDS])
+def test_help_shows_no_type_of_a_flag_no_braces_and_plain_defaults(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"NO_COLOR": "1", "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.output
+    [usage] = [line for line in result.output.splitlines() if "Usage:" in line]
+    assert "{" not in usage and "}" not in usage
+    assert "[default: (" not in result.output
+    for line in result.output.splitlines():
+        if line.lstrip("│ ").startswith("--") and "<" in line:
+            raise AssertionError(f"an option without a metavar: {line.strip()}")
+
+
+def test_new_usage_names_its_optional_argument_and_add_view_its_required_one() -> None:
+    env = {"NO_COLOR": "1", "COLUMNS": "200"}
+    new = CliRunner().invoke(app, ["new", "--help"], env=env).output
+    add_view = CliRunner().invoke(app, ["add-view", "--help"], env=env).output
+    assert "Usage: dashsignal new [OPTIONS] [NAME]" in new
+    assert "Usage: dashsignal add-view [OPTIONS] ID" in add_view
+    assert "Default: 300." in new

@@ -486,7 +486,7 @@ def test_help_exits_0_and_mentions_every_option(
 
 @pytest.mark.parametrize(
     ("option", "default"),
-    [("--timeout", "[default: (300)]"), ("--title", "[default: (from NAME)]")],
+    [("--timeout", "Default: 300."), ("--title", "Default: from NAME.")],
 )
 def test_new_help_shows_the_documented_defaults(tmp_path: Path, option: str, default: str) -> None:
     result = run_cli("new", "--help", cwd=tmp_path)

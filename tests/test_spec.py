@@ -392,3 +392,25 @@ def test_the_written_spec_shows_sources_only_where_they_are_not_the_default() ->
 
 def test_a_spec_without_stages_writes_no_stages_table() -> None:
     assert "[[stages]]" not in dump_spec(spec_from_data(VALID))
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda d: d["filters"][0].update(kind="slider"), "kind in [[filters]]"),
+        (lambda d: d["views"][0].update(kind="pie"), "kind in [[views]]"),
+        (lambda d: d["cache"].update(timeout=-1), "timeout in [cache]"),
+        (lambda d: d["app"].update(pattern="push"), "pattern in [app]"),
+        (lambda d: d["app"].update(colour="red"), "[app]"),
+    ],
+    ids=["filters", "views", "cache", "app", "unknown-key"],
+)
+def test_a_spec_error_points_at_the_readme_section_of_its_key(change: Any, where: str) -> None:
+    data = copy.deepcopy(VALID)
+    change(data)
+    with pytest.raises(SpecError) as caught:
+        spec_from_data(data)
+    hint = caught.value.hint
+    assert hint is not None
+    assert 'README.md, section "The spec file: dashsignal.toml"' in hint
+    assert where in hint and "--help" not in hint

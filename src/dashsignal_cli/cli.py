@@ -8,18 +8,54 @@ are imported inside the commands, so `dashsignal --help` starts fast.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from dashsignal_cli import __version__
 from dashsignal_cli.commands import check, filters, graph, new, regenerate, stages, views
 from dashsignal_cli.errors import DashsignalError
 
+if TYPE_CHECKING:
+    # Typer vendors click; its types are only needed to annotate the two overrides.
+    from typer._click.core import Context, Parameter
+
 __all__ = ["app", "main"]
+
+
+def _plain_flags(params: list[Parameter]) -> list[Parameter]:
+    """Flags show no `<bool>` type in the help: `--yes` takes no value."""
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    """Typer's command, with help as the README writes it: flags show no `<bool>` type, and
+    the usage line names a required argument `NAME`, not `{NAME}`."""
+
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return _plain_flags(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx: Context) -> list[str]:
+        return [
+            piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+            for piece in super().collect_usage_pieces(ctx)
+        ]
+
+
+class _Group(TyperGroup):
+    """The root command: its flags (--version, --install-completion) without `<bool>` too."""
+
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return _plain_flags(super().get_params(ctx))
+
 
 app = typer.Typer(
     name="dashsignal",
+    cls=_Group,
     help="Generate and grow Plotly Dash projects built on a correct signaling pattern.",
     no_args_is_help=True,
     add_completion=True,
@@ -45,16 +81,16 @@ def _root(
     """Generate and grow Plotly Dash projects built on a correct signaling pattern."""
 
 
-app.command(name="new", epilog=new.EPILOG)(new.new)
-app.command(name="add-view", epilog=views.ADD_EPILOG)(views.add_view)
-app.command(name="remove-view", epilog=views.REMOVE_EPILOG)(views.remove_view)
-app.command(name="add-filter", epilog=filters.ADD_EPILOG)(filters.add_filter)
-app.command(name="remove-filter", epilog=filters.REMOVE_EPILOG)(filters.remove_filter)
-app.command(name="add-stage", epilog=stages.ADD_EPILOG)(stages.add_stage)
-app.command(name="remove-stage", epilog=stages.REMOVE_EPILOG)(stages.remove_stage)
-app.command(name="regenerate", epilog=regenerate.EPILOG)(regenerate.regenerate)
-app.command(name="check", epilog=check.EPILOG)(check.check)
-app.command(name="graph", epilog=graph.EPILOG)(graph.graph)
+app.command(name="new", cls=_Command, epilog=new.EPILOG)(new.new)
+app.command(name="add-view", cls=_Command, epilog=views.ADD_EPILOG)(views.add_view)
+app.command(name="remove-view", cls=_Command, epilog=views.REMOVE_EPILOG)(views.remove_view)
+app.command(name="add-filter", cls=_Command, epilog=filters.ADD_EPILOG)(filters.add_filter)
+app.command(name="remove-filter", cls=_Command, epilog=filters.REMOVE_EPILOG)(filters.remove_filter)
+app.command(name="add-stage", cls=_Command, epilog=stages.ADD_EPILOG)(stages.add_stage)
+app.command(name="remove-stage", cls=_Command, epilog=stages.REMOVE_EPILOG)(stages.remove_stage)
+app.command(name="regenerate", cls=_Command, epilog=regenerate.EPILOG)(regenerate.regenerate)
+app.command(name="check", cls=_Command, epilog=check.EPILOG)(check.check)
+app.command(name="graph", cls=_Command, epilog=graph.EPILOG)(graph.graph)
 
 
 def main() -> None:

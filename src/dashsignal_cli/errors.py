@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class DashsignalError(Exception):
     """Base of every error dashsignal reports to a user."""
@@ -20,6 +22,28 @@ class UsageError(DashsignalError):
 
 class SpecError(DashsignalError):
     """A spec that is not valid: names the key and what is allowed."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or spec_hint(message))
+
+
+_SPEC_SECTION = 'README.md, section "The spec file: dashsignal.toml"'
+_SPEC_KEY = re.compile(r"(?P<table>app|cache|filters|stages|views)(?:\[\d+\])?(?:\.(?P<key>\w+))?")
+_FLAG_ENTRY = re.compile(r"(?P<entry>filter|stage|view) '")
+
+
+def spec_hint(message: str) -> str:
+    """Where the README explains the key an error names: `filters[1].kind: ...` -> its table."""
+    match = _SPEC_KEY.match(message)
+    if match:
+        table = match["table"]
+        table = f"[{table}]" if table in ("app", "cache") else f"[[{table}]]"
+        key = f"{match['key']} in " if match["key"] else ""
+        return f"See {_SPEC_SECTION}: {key}{table}, and the values it allows."
+    match = _FLAG_ENTRY.match(message)
+    if match:
+        return f"See {_SPEC_SECTION}: what a [[{match['entry']}s]] entry takes and allows."
+    return f"See {_SPEC_SECTION}."
 
 
 class SpecSyntaxError(SpecError):

@@ -17,8 +17,9 @@ ProjectOption = Annotated[
         "--project",
         "-p",
         metavar="PATH",
-        help="The project folder.",
-        show_default="the nearest folder with a dashsignal.toml, from here up",
+        help="The project folder. Default: the nearest folder with a dashsignal.toml, from "
+        "here up.",
+        show_default=False,
         file_okay=False,
     ),
 ]

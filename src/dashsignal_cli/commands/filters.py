@@ -22,13 +22,16 @@ def add_filter(
     filter_id: Annotated[str, typer.Argument(metavar="ID", help="The new filter's id.")],
     kind: Annotated[
         str,
-        typer.Option("--kind", "-k", help="dropdown, multi, checklist, radio, range or dates."),
+        typer.Option(
+            "--kind",
+            "-k",
+            metavar="KIND",
+            help="dropdown, multi, checklist, radio, range or dates.",
+        ),
     ] = "dropdown",
     label: Annotated[
         str | None,
-        typer.Option(
-            "--label", metavar="TEXT", help="The control's label.", show_default="from ID"
-        ),
+        typer.Option("--label", metavar="TEXT", help="The control's label. Default: from ID."),
     ] = None,
     options: Annotated[
         list[str] | None,
@@ -36,8 +39,7 @@ def add_filter(
             "--option",
             metavar="VALUE",
             help="An option of a dropdown, multi, checklist or radio filter; repeat for more "
-            "(whole numbers stay numbers).",
-            show_default="demo options",
+            "(whole numbers stay numbers). Default: demo options.",
         ),
     ] = None,
     minimum: Annotated[

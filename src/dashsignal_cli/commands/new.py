@@ -81,8 +81,8 @@ def new(
         typer.Option(
             "--timeout",
             metavar="SECONDS",
-            help="Cache timeout in seconds; 0 keeps entries until they are evicted.",
-            show_default="300",
+            help="Cache timeout in seconds; 0 keeps entries until they are evicted. Default: 300.",
+            show_default=False,
         ),
     ] = None,
     title: Annotated[
@@ -90,8 +90,8 @@ def new(
         typer.Option(
             "--title",
             metavar="TEXT",
-            help="Title shown in the dashboard's header.",
-            show_default="from NAME",
+            help="Title shown in the dashboard's header. Default: from NAME.",
+            show_default=False,
         ),
     ] = None,
     pattern: Annotated[
@@ -127,6 +127,7 @@ def new(
         typer.Option(
             "--directory",
             "-C",
+            metavar="DIR",
             help="Where to create the project folder.",
             file_okay=False,
         ),

@@ -29,9 +29,7 @@ def add_stage(
     ] = "query",
     title: Annotated[
         str | None,
-        typer.Option(
-            "--title", metavar="TEXT", help="What the stage computes.", show_default="from ID"
-        ),
+        typer.Option("--title", metavar="TEXT", help="What the stage computes. Default: from ID."),
     ] = None,
     project: ProjectOption = None,
     dry_run: DryRunOption = False,

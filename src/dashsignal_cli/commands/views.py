@@ -25,7 +25,7 @@ def add_view(
     ] = "graph",
     title: Annotated[
         str | None,
-        typer.Option("--title", metavar="TEXT", help="The card's title.", show_default="from ID"),
+        typer.Option("--title", metavar="TEXT", help="The card's title. Default: from ID."),
     ] = None,
     source: Annotated[
         str,
@@ -43,8 +43,7 @@ def add_view(
         typer.Option(
             "--interval",
             metavar="SECONDS",
-            help="Seconds between refreshes of a live view (0.5 to 86400).",
-            show_default="5",
+            help="Seconds between refreshes of a live view (0.5 to 86400). Default: 5.",
         ),
     ] = None,
     project: ProjectOption = None,
