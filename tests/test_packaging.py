@@ -60,3 +60,21 @@ def test_installed_wheel_generates_a_project_from_another_directory(
     assert result.returncode == 0, result.stderr
     assert (elsewhere / "shop" / "signaling" / "callbacks.py").is_file()
     assert (elsewhere / "shop" / "dashsignal.toml").is_file()
+
+
+def test_the_changelog_names_the_running_version_first() -> None:
+    import re
+
+    import dashsignal_cli
+
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    versions = re.findall(r"^## (\d+\.\d+\.\d+)\b", text, flags=re.MULTILINE)
+    assert versions and versions[0] == dashsignal_cli.__version__
+    assert versions == sorted(versions, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
+    assert dashsignal_cli.__version__ != "0.1.0"  # 0.1.0 named every commit before versions
+
+
+def test_the_wheel_carries_the_version(wheel: Path) -> None:
+    import dashsignal_cli
+
+    assert wheel.name.startswith(f"dashsignal-{dashsignal_cli.__version__}-")

@@ -1,3 +1,3 @@
 """dashsignal: generate and grow Plotly Dash projects built on the signaling pattern."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
