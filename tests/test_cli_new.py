@@ -526,6 +526,22 @@ def test_prompt_needed_without_terminal_fails_naming_the_flags(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "given", [[], ["--yes"], ALL_PROMPTED], ids=["nothing", "yes", "every-prompted-flag"]
+)
+def test_a_missing_name_without_terminal_is_one_line_naming_it(
+    tmp_path: Path, given: list[str]
+) -> None:
+    result = new(tmp_path, *given)
+
+    assert result.returncode == 2
+    error = assert_clean_error(result)
+    assert error.startswith("error: missing argument NAME")
+    assert "dashsignal new NAME" in result.stderr
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_every_prompted_flag_given_needs_no_terminal_and_no_yes(tmp_path: Path) -> None:
     result = new(tmp_path, NAME, *ALL_PROMPTED)
 
