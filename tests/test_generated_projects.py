@@ -201,6 +201,8 @@ def test_generated_projects_own_tests_pass(project: Path) -> None:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in summary
     assert "skipped" not in summary, "a generated test was skipped: " + result.stdout[-2000:]
+    # Third-party deprecations are filtered in the project's pytest settings: a user sees their own.
+    assert "warning" not in summary, "warnings in the project's test run: " + result.stdout[-3000:]
 
 
 # --- production form: gunicorn with several workers, real HTTP ---------------------------------

@@ -915,6 +915,9 @@ def test_redis_unreachable_at_start_is_bypassed_then_used_again(
 
     assert_served(app, fresh_filters(), rounds=3)
     assert_warned_once_per_worker_at_most(app, 0)
+    assert all(
+        "Is a Redis server running at REDIS_URL?" in w for w in unavailable_lines(app.log_text())
+    )
 
     redis_server.start()
     time.sleep(RETRY_SECONDS + 0.5)
@@ -1012,6 +1015,10 @@ def test_simple_cache_under_several_gunicorn_workers_warns_at_start(
     _, replies = app.change_filters(fresh_filters())
     for callback, reply in replies:
         assert_view_content(callback, reply)
+    # Once, by gunicorn's master (gunicorn.conf.py), in gunicorn's own format with its timestamp.
+    warnings = [line for line in app.log_text().splitlines() if expected in line]
+    assert len(warnings) == 1, warnings
+    assert re.match(r"\[\d{4}-\d\d-\d\d [\d:]+ [+-]\d{4}\] \[\d+\] \[WARNING\] ", warnings[0])
 
 
 # --- 7: the signal stays small whatever the data ----------------------------------------------
