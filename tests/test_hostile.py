@@ -102,11 +102,18 @@ def send(port: int, probe: Probe) -> Answer:
     headers = {} if probe.content_type is None else {"Content-Type": probe.content_type}
     connection = http.client.HTTPConnection(HOST, port, timeout=HTTP_TIMEOUT)
     try:
-        if probe.chunked and data is not None:
-            chunks = (data[i : i + 65536] for i in range(0, len(data), 65536))
-            connection.request(probe.method, url, body=chunks, headers=headers, encode_chunked=True)
-        else:
-            connection.request(probe.method, url, body=data, headers=headers)
+        try:
+            if probe.chunked and data is not None:
+                chunks = (data[i : i + 65536] for i in range(0, len(data), 65536))
+                connection.request(
+                    probe.method, url, body=chunks, headers=headers, encode_chunked=True
+                )
+            else:
+                connection.request(probe.method, url, body=data, headers=headers)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server answered (413, say) and closed before it read the whole body, as it
+            # may: its answer is still there to read.
+            pass
         response = connection.getresponse()
         return Answer(response.status, response.read(), dict(response.getheaders()))
     finally:
