@@ -2,7 +2,7 @@
 
 The dashboard has the demo filters (`region` dropdown, `product` multi-select, `year` range) and
 five views: `sales`, `share` and `mix` (graphs: amount per month, per region, per product),
-`rows` (an AG Grid table of the 500 most recent rows) and `total` (an indicator). Each variant is
+`rows` (an AG Grid table of the 500 largest sales) and `total` (an indicator). Each variant is
 served by `gunicorn app:server -w 4` on 127.0.0.1 at a free port, and driven the way the browser
 drives it, through POST /_dash-update-component:
 
@@ -109,7 +109,7 @@ PRODUCTS: tuple[list[str], ...] = (
 )
 YEARS = [[low, high] for low in range(2019, 2026) for high in range(low, 2026)]
 MAX_STATES = 140  # distinct (region, product, year) states the cycle below yields
-TABLE_ROWS = 500  # views/rows.py shows the 500 most recent rows
+TABLE_ROWS = 500  # views/rows.py shows the 500 largest sales
 SESSIONS = 20
 # The cache backend of each signaling variant.
 BACKENDS = {"A": "filesystem", "B": "redis", "E": "filesystem", "F": "redis"}
