@@ -4,6 +4,7 @@ their own tests, and serve the signaling pattern over real HTTP under gunicorn."
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -138,7 +139,9 @@ PROJECTS = {
 
 
 def run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    # Fresh from the generator: the browser test also checks the demo's own view modules.
+    env = {**os.environ, "DASHSIGNAL_DEMO_CHECKS": "1"}
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="module", params=sorted(PROJECTS))
