@@ -1,3 +1,7 @@
-"""dashsignal: generate and grow Plotly Dash projects built on the signaling pattern."""
+"""dashsignal's command line: generate and grow Plotly Dash projects built on the signaling
+pattern. The runtime those projects import is the `dashsignal` package of the same
+distribution, and shares its version."""
 
-__version__ = "0.2.0"
+from dashsignal import __version__
+
+__all__ = ["__version__"]

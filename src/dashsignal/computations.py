@@ -1,0 +1,73 @@
+"""A dashboard's cached computations: the query, the stages derived from it, own views' data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+__all__ = ["QUERY", "Computation", "Computations"]
+
+# The name of the computation that runs the project's data.expensive_query.
+QUERY = "query"
+
+
+@dataclass(frozen=True)
+class Computation:
+    """One cached computation: a function of a user module, and what it derives from."""
+
+    name: str
+    module: ModuleType
+    # Looked up on every call, so that a test or a reloaded module can replace the function.
+    function_name: str
+    # The computation whose result this one derives from; None when it starts from the filters.
+    source: str | None = None
+    # The module constant to bump when the function changes: part of every cache key.
+    version_name: str = "VERSION"
+    # A live view's data: fetched afresh on every tick of its interval, never cached.
+    live: bool = False
+
+    @property
+    def function(self) -> Callable[[Any], Any]:
+        function: Callable[[Any], Any] = getattr(self.module, self.function_name)
+        return function
+
+    @property
+    def version(self) -> str:
+        return str(getattr(self.module, self.version_name, "0"))
+
+
+class Computations(Mapping[str, Computation]):
+    """Every computation of a dashboard, by name; each source is declared before use."""
+
+    def __init__(self, *computations: Computation) -> None:
+        self._by_name: dict[str, Computation] = {}
+        for computation in computations:
+            if computation.name in self._by_name:
+                raise ValueError(f"two computations are named {computation.name!r}")
+            self._by_name[computation.name] = computation
+        for computation in computations:
+            if computation.source is not None and computation.source not in self._by_name:
+                raise ValueError(f"{computation.name}: unknown source {computation.source!r}")
+
+    def __getitem__(self, name: str) -> Computation:
+        return self._by_name[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def lineage(self, name: str) -> list[Computation]:
+        """The computation `name` and everything it derives from, the first source first."""
+        chain: list[Computation] = []
+        current: str | None = name
+        while current is not None:
+            computation = self._by_name[current]
+            if computation in chain:
+                raise ValueError(f"{name}: its sources form a cycle")
+            chain.append(computation)
+            current = computation.source
+        return chain[::-1]

@@ -1,0 +1,225 @@
+"""One dashboard's signaling pattern: its filters, its computations and their cache, and what its
+callbacks call.
+
+The project's wiring builds one `Signaling` from its declarations and calls it from its
+callbacks: the compute callback returns `signal(QUERY, filters)`, a small signal (the canonical
+filter values, never a cache key); each consumer reads `result_for(QUERY, signal)` from the
+cache; a stage's callback returns `derive(stage, signal)`. In the memoize pattern every view
+reads `cached_result(QUERY, filters)` instead.
+
+A computation that fails (the query raises, say) is logged once with its traceback and
+signalled as failed: every view it feeds shows the failure in its own card (`shows_failures`),
+and the next change starts afresh. A view whose own code fails shows that in its card only.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+import pandas as pd
+from dash import Dash
+from dash.exceptions import PreventUpdate
+
+from dashsignal.cache import DataCache, StillComputing, TooManyComputations
+from dashsignal.computations import Computations
+from dashsignal.filters import Filters, InvalidFilters
+from dashsignal.guard import guard_callback_endpoint
+from dashsignal.outputs import failure_message
+from dashsignal.settings import CacheSettings
+
+__all__ = ["ComputationFailed", "Signaling", "shows_failures"]
+
+logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+# Failures that are not bugs: logged as one line, without a traceback.
+EXPECTED_FAILURES = (StillComputing, TooManyComputations)
+# The key under which a Flask server holds its dashboard's Signaling (dashsignal.testing reads it).
+EXTENSION = "dashsignal"
+
+
+class ComputationFailed(Exception):
+    """The data a view reads could not be computed; `kind` names the error (logged already)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def shows_failures(
+    view_id: str, failed: Callable[[str], R]
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Make a view's callback show `failed(message)` in the view's card instead of raising: the
+    page never waits forever, the other views keep working, and a traceback is logged once."""
+
+    def decorate(update: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(update)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return update(*args, **kwargs)
+            except PreventUpdate:
+                raise
+            except ComputationFailed as failure:  # logged where it failed
+                return failed(failure_message(failure.kind))
+            except Exception as error:
+                logger.exception("view %s failed", view_id)
+                return failed(failure_message(type(error).__name__, view_id))
+
+        return guarded
+
+    return decorate
+
+
+class Signaling:
+    """The runtime of one dashboard. `settings` are its declared cache settings (the
+    environment may override the backend when the app starts), `signals` the id of the
+    dcc.Store each computed result is signalled in (the query's, then each stage's)."""
+
+    def __init__(
+        self,
+        settings: CacheSettings,
+        filters: Filters,
+        computations: Computations,
+        signals: Mapping[str, str] | None = None,
+    ) -> None:
+        self.declared = settings
+        self.settings = settings
+        self.filters = filters
+        self.computations = computations
+        self.signals = dict(signals or {})
+        self._data: DataCache | None = None
+        self._celery: Any = None
+
+    def init_app(self, app: Dash) -> None:
+        """Choose the cache from the environment, attach it to the app's server, and guard the
+        callback endpoint against requests the renderer would not send."""
+        self.settings = self.declared.from_environment()
+        self._data = DataCache(self.settings, self.computations)
+        self._data.init_app(app.server)
+        guard_callback_endpoint(app, self.filters, self.settings.max_request_bytes)
+        app.server.extensions[EXTENSION] = self
+
+    @property
+    def data(self) -> DataCache:
+        """The cache of the computations' results (once `init_app` has run)."""
+        if self._data is None:
+            raise RuntimeError("Signaling.init_app(app) has not run: create the app first")
+        return self._data
+
+    # --- background jobs -------------------------------------------------------------------
+
+    def background_manager(self) -> Any:
+        """Dash's manager for the compute step's background jobs: Celery on Redis (any worker
+        on any host runs them), else a capped number of child processes on this host."""
+        from dashsignal import background
+
+        if self.settings.backend == "redis":
+            return background.celery_manager(self.celery_app)
+        return background.diskcache_manager(self.settings)
+
+    @property
+    def celery_app(self) -> Any:
+        """The Celery app the jobs go to on Redis (`celery -A app:celery_app worker`)."""
+        if self._celery is None:
+            from dashsignal import background
+
+            self._celery = background.celery_app(self.settings.from_environment())
+        return self._celery
+
+    # --- what callbacks call ---------------------------------------------------------------
+
+    def trusted(self, filters: Any) -> dict[str, Any]:
+        """Canonical filter values, or no update at all for values the wiring does not declare."""
+        try:
+            return self.filters.canonical(filters)
+        except InvalidFilters as error:
+            logger.info("refused filter values: %s", error)
+            raise PreventUpdate from None
+
+    def signal(self, name: str, filters: Any) -> dict[str, Any]:
+        """The compute callback's answer: compute `name` once for the filters from the browser
+        (or find it cached) and return the signal its readers are triggered by."""
+        return self.signal_for(name, self.trusted(filters))
+
+    def signal_for(self, name: str, filters: dict[str, Any]) -> dict[str, Any]:
+        """Compute `name` for canonical filters (or find it cached); the signal carries the
+        filter values, not a cache key: consumers derive the key themselves. A failed
+        computation is signalled with its error's kind, so that every reader shows it."""
+        if self.settings.backend == "null":
+            return {"filters": filters}  # nothing to share: each reader computes
+        try:
+            self.computed(name, filters)
+        except ComputationFailed as failure:
+            return signal_failure(filters, failure.kind)
+        return {"filters": filters}
+
+    def derive(self, name: str, signal: Any) -> dict[str, Any]:
+        """A stage's callback: derive `name` once its source's `signal` arrives, and signal its
+        readers in turn (a failure of its source is passed on: nothing to derive from)."""
+        filters = self.signalled_filters(signal)
+        if filters is None:
+            raise PreventUpdate
+        failure = signalled_failure(signal)
+        if failure is not None:
+            return signal_failure(filters, failure)
+        return self.signal_for(name, filters)
+
+    def signalled_filters(self, signal: Any) -> dict[str, Any] | None:
+        """The filters a signal stands for; None before the first signal or for an invalid one."""
+        if not isinstance(signal, dict):
+            return None
+        try:
+            return self.filters.canonical(signal.get("filters"))
+        except InvalidFilters:
+            return None
+
+    def result_for(self, name: str, signal: Any) -> pd.DataFrame | None:
+        """The cached result `name` (the query or a stage) that a signal stands for, if any.
+
+        Raises ComputationFailed for a signal that reports a failed computation.
+        """
+        filters = self.signalled_filters(signal)
+        if filters is None:
+            return None
+        failure = signalled_failure(signal)
+        if failure is not None:
+            raise ComputationFailed(failure)
+        return self.computed(name, filters)
+
+    def fresh(self, name: str, filters: Any) -> pd.DataFrame:
+        """A live view's data for filters from the browser, fetched now: never cached."""
+        frame: pd.DataFrame = self.computations[name].function(self.trusted(filters))
+        return frame
+
+    def cached_result(self, name: str, filters: Any) -> pd.DataFrame:
+        """The result `name` for filters from the browser, computed at most once per state."""
+        return self.computed(name, self.trusted(filters))
+
+    def computed(self, name: str, filters: dict[str, Any]) -> pd.DataFrame:
+        """The result `name` for canonical filters; ComputationFailed when it cannot be had,
+        logged here once: with its traceback when the computation raised, as one line when it
+        was refused."""
+        try:
+            return self.data.load(name, filters)
+        except EXPECTED_FAILURES as error:
+            logger.warning("%s", error)
+            raise ComputationFailed(type(error).__name__) from None
+        except Exception as error:
+            logger.exception("computing %s failed for %s", name, filters)
+            raise ComputationFailed(type(error).__name__) from error
+
+
+def signal_failure(filters: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The signal of a computation that failed with an error of `kind` (a class name)."""
+    return {"filters": filters, "failed": kind}
+
+
+def signalled_failure(signal: Any) -> str | None:
+    """The error kind a signal reports, if any: a short name, whatever a forged signal holds."""
+    kind = signal.get("failed") if isinstance(signal, dict) else None
+    if kind is None:
+        return None
+    return kind if isinstance(kind, str) and kind.isidentifier() and len(kind) <= 64 else "Error"
