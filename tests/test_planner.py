@@ -1,14 +1,18 @@
-"""The rules of ownership, on the pure planner: no disk, each rule one test."""
+"""The rules of ownership, on the pure planner: no disk, each rule one test; then what `check`
+says of a file handed over to the user, on a project on disk."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dashsignal_cli.manifest import MANIFEST_FILE, Entry, Manifest, base_path, digest
-from dashsignal_cli.planner import Action, Plan, plan_changes
+from dashsignal_cli.planner import HANDED_OVER, Action, Plan, plan_changes
 from dashsignal_cli.render import GeneratedFile, Owner
+
+from project_helpers import generate, make_spec
 
 DEMO: dict[str, Any] = {"day": "day", "units": "units", "amount": "amount"}
 OLD = "line 1\nline 2\nline 3\nline 4\nline 5\n"
@@ -130,17 +134,51 @@ def test_a_file_no_longer_produced_is_deleted_only_if_unchanged() -> None:
     disk = {"old.py": OLD, "edited.py": OLD + "# mine\n", "views/gone.py": OLD}
     result = plan({}, disk, last)
     assert only(result, "old.py").action is Action.DELETE
-    assert only(result, "edited.py").action is Action.KEEP
+    edited = only(result, "edited.py")
+    assert (edited.action, edited.after, edited.note) == (Action.KEEP, None, HANDED_OVER)
     gone = only(result, "views/gone.py")
     assert (gone.action, gone.note) == (Action.KEEP, "belongs to no view any more")
 
 
-def test_kept_files_stay_in_the_records_so_check_keeps_reporting_them() -> None:
-    last = {"edited.py": managed(OLD), "views/gone.py": user(OLD)}
-    result = plan({}, {"edited.py": OLD + "# mine\n", "views/gone.py": OLD}, last)
-    # Nothing else changed, so the manifest that still lists both is left as it is.
+def test_the_note_of_a_handed_over_file_says_what_became_of_it() -> None:
+    # What `regenerate` prints beside the path: why it is kept, and that it is the user's now.
+    for words in ("no longer generated", "edited by hand", "kept", "yours", "delete it"):
+        assert words in HANDED_OVER
+
+
+def test_an_orphan_user_module_stays_in_the_records_so_check_keeps_reporting_it() -> None:
+    last = {"views/gone.py": user(OLD)}
+    result = plan({}, {"views/gone.py": OLD}, last)
+    # Nothing else changed, so the manifest that still lists it is left as it is.
     assert MANIFEST_FILE not in result.records
-    assert base_path("edited.py") not in result.records
+
+
+def test_an_edited_managed_file_no_longer_produced_leaves_the_records() -> None:
+    last = {"a.py": managed(NEW), "edited.py": managed(OLD)}
+    result = plan({"a.py": managed(NEW)}, {"a.py": NEW, "edited.py": OLD + "# mine\n"}, last)
+    manifest = Manifest.loads(result.records[MANIFEST_FILE] or "")
+    assert set(manifest.files) == {"a.py"}
+    # Its base copy goes with it (None: deleted); the file itself is not touched.
+    assert result.records[base_path("edited.py")] is None
+    assert "edited.py" not in result.written_paths()
+
+
+def test_a_handed_over_file_is_reported_once_then_never_again() -> None:
+    last = {"a.py": managed(NEW), "edited.py": managed(OLD)}
+    disk = {"a.py": NEW, "edited.py": OLD + "# mine\n"}
+    manifest, records = previously(last)
+    first = plan_changes({"a.py": managed(NEW)}, {**records, **disk}.get, manifest, DEMO)
+    assert only(first, "edited.py").action is Action.KEEP
+    # The records as the first run wrote them (a None deletes).
+    after = {p: t for p, t in {**records, **first.records}.items() if t is not None}
+    again = plan_changes(
+        {"a.py": managed(NEW)},
+        {**after, **disk}.get,
+        Manifest.loads(after[MANIFEST_FILE]),
+        DEMO,
+    )
+    assert [c.path for c in again.changes] == ["a.py"]
+    assert again.touches_nothing
 
 
 def test_a_second_run_touches_nothing() -> None:
@@ -177,3 +215,31 @@ def test_a_removed_stages_module_is_kept_as_the_users() -> None:
     assert gone.note == "belongs to no stage any more"
     # The managed package file of a project with no stage left goes, as it was untouched.
     assert only(result, "stages/__init__.py").action is Action.DELETE
+
+
+def test_check_fails_on_a_file_to_hand_over_until_regenerate_then_passes(tmp_path: Path) -> None:
+    from dashsignal_cli.checks import find_problems
+    from dashsignal_cli.sync import plan_sync
+    from dashsignal_cli.writer import apply_plan
+
+    project = generate(tmp_path / "demo", make_spec())
+    # A managed file an older dashsignal generated and this one does not, edited since.
+    manifest_file = project / MANIFEST_FILE
+    manifest = Manifest.loads(manifest_file.read_text(encoding="utf-8"))
+    files = {**manifest.files, "signaling/old.py": Entry(Owner.MANAGED, digest(OLD))}
+    manifest_file.write_text(Manifest(files, manifest.demo).dumps(), encoding="utf-8")
+    (project / base_path("signaling/old.py")).write_text(OLD, encoding="utf-8")
+    mine = (OLD + "# mine\n").encode()
+    (project / "signaling/old.py").write_bytes(mine)
+
+    before = plan_sync(project)
+    [finding] = find_problems(before)
+    assert (finding.code, finding.path, finding.note) == ("out-of-date", "signaling/old.py", False)
+    assert "regenerate" in finding.message
+
+    apply_plan(project, before.plan)  # what `regenerate` writes
+    after = plan_sync(project)
+    assert find_problems(after) == []
+    assert after.plan.touches_nothing
+    assert (project / "signaling/old.py").read_bytes() == mine
+    assert not (project / base_path("signaling/old.py")).exists()

@@ -9,7 +9,8 @@ The rules of ownership it enforces:
   three-way merge, and a clash is written with conflict markers (or, with force, replaced after a
   backup copy);
 - a user file is created once and then never overwritten nor deleted;
-- a file the spec no longer produces is deleted only if it is unchanged since we wrote it.
+- a file the spec no longer produces is deleted only if it is unchanged since we wrote it; a
+  managed one edited by hand is kept and handed over: it leaves the records and is the user's.
 """
 
 from __future__ import annotations
@@ -29,13 +30,19 @@ from dashsignal_cli.merge import (
 )
 from dashsignal_cli.render import GeneratedFile, Owner
 
-__all__ = ["Action", "Change", "Plan", "plan_changes"]
+__all__ = ["HANDED_OVER", "Action", "Change", "Plan", "plan_changes"]
 
 Reader = Callable[[str], "str | None"]
 
 # User files the app cannot run without: recreated if the user deleted them.
 _REQUIRED_USER_FILE = re.compile(r"(app|data)\.py|(views|stages)/[A-Za-z_][A-Za-z0-9_]*\.py")
 
+
+# A managed file the spec no longer produces, edited by hand: kept, and the user's from now on.
+HANDED_OVER = (
+    "no longer generated, but edited by hand: kept, and yours now (dashsignal no longer "
+    "tracks it): delete it when you no longer need it"
+)
 
 # Why a user file of a removed entry is kept, by its folder.
 _ORPHAN_NOTES = {"views": "belongs to no view any more", "stages": "belongs to no stage any more"}
@@ -48,7 +55,9 @@ class Action(StrEnum):
     CONFLICT = "conflict"  # managed, and the edits clash with the new version: markers written
     REPLACE = "replace"  # --force on a conflict: rewritten after a backup copy
     DELETE = "delete"  # no longer produced, and unchanged since generated
-    KEEP = "keep"  # no longer produced, but edited (managed) or the user's own: left alone
+    # No longer produced, but the user's own, or managed and edited by hand: left alone. A managed
+    # one is handed over: it leaves the records, so it is reported this once and is the user's.
+    KEEP = "keep"
     UNCHANGED = "unchanged"
 
 
@@ -213,15 +222,7 @@ def _plan_stale(path: str, entry: Entry, current: str | None) -> Change | None:
         return Change(path, Action.KEEP, Owner.USER, current, None, note)
     if digest(current) == entry.sha256:
         return Change(path, Action.DELETE, Owner.MANAGED, current, None)
-    return Change(
-        path,
-        Action.KEEP,
-        Owner.MANAGED,
-        current,
-        None,
-        "no longer generated, but edited by hand: kept",
-        edited=True,
-    )
+    return Change(path, Action.KEEP, Owner.MANAGED, current, None, HANDED_OVER, edited=True)
 
 
 def _records(
@@ -235,11 +236,11 @@ def _records(
     entries = {p: Entry(f.owner, digest(f.text)) for p, f in rendered.items()}
     bases = {p: f.text for p, f in rendered.items() if f.owner is Owner.MANAGED}
     for change in changes:
-        if change.action is Action.KEEP:
-            # Still reported until the user deletes it: keep what we knew of it.
+        if change.action is Action.KEEP and change.owner is Owner.USER:
+            # An orphan module of the user's: still reported until the user deletes it.
             entries[change.path] = manifest.files[change.path]
-            if change.owner is Owner.MANAGED:
-                bases[change.path] = read(base_path(change.path)) or ""
+        # A managed file kept (HANDED_OVER) leaves the records, its base copy with it: from now
+        # on it is a file of the user's that dashsignal knows nothing of, like any other.
     wanted: dict[str, str | None] = {
         MANIFEST_FILE: Manifest(entries, demo).dumps(),
         **{base_path(p): text for p, text in bases.items()},
