@@ -257,6 +257,17 @@ class Dashboard:
         with self.context():
             self.cache.clear()
 
+    def backend_cache(self) -> Any:
+        """flask-caching's backend object (EntryFiles, EntryRedis, SimpleCache, NullCache)."""
+        with self.context():
+            return self.cache.cache.cache
+
+
+def redis_key(dashboard: Dashboard, key: str) -> str:
+    """The name in Redis of the entry `key` (flask-caching prefixes it)."""
+    prefix: str = dashboard.backend_cache()._get_prefix()
+    return prefix + key
+
     def runs_per_change(self) -> Counter[str]:
         """How many times each computation runs for one filter change."""
         lineages = {view: self.signaling.computations.lineage(name) for view, name in VIEWS.items()}
