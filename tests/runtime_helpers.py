@@ -24,7 +24,7 @@ import time
 import types
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +225,6 @@ class Dashboard:
     views: types.ModuleType
     pattern: str
     background: bool
-    endpoints: list[Endpoint] = field(default_factory=list)
 
     @property
     def backend(self) -> str:
@@ -262,12 +261,6 @@ class Dashboard:
         with self.context():
             return self.cache.cache.cache
 
-
-def redis_key(dashboard: Dashboard, key: str) -> str:
-    """The name in Redis of the entry `key` (flask-caching prefixes it)."""
-    prefix: str = dashboard.backend_cache()._get_prefix()
-    return prefix + key
-
     def runs_per_change(self) -> Counter[str]:
         """How many times each computation runs for one filter change."""
         lineages = {view: self.signaling.computations.lineage(name) for view, name in VIEWS.items()}
@@ -275,6 +268,12 @@ def redis_key(dashboard: Dashboard, key: str) -> str:
             # Caching off: every view computes what it reads, and all that it derives from.
             return Counter(c.name for chain in lineages.values() for c in chain)
         return Counter({c.name for chain in lineages.values() for c in chain})
+
+
+def redis_key(dashboard: Dashboard, key: str) -> str:
+    """The name in Redis of the entry `key` (flask-caching prefixes it)."""
+    prefix: str = dashboard.backend_cache()._get_prefix()
+    return prefix + key
 
 
 def settings_for(
