@@ -16,7 +16,7 @@ drives it, through POST /_dash-update-component:
   "sharing data between callbacks" docs) and every view rebuilds the frame with `pd.read_json`.
   The browser sends the whole store back with every consumer request; so do we.
 * E and F (only when asked for, `--variants ABEF`): A and B with the per-process memo of decoded
-  frames switched off (`MEMO_ENTRIES = 0` in their signaling/cache.py), to measure what it saves:
+  frames switched off (`dashsignal.cache.MEMO_ENTRIES = 0`), to measure what it saves:
   every consumer then reads and decodes the entry from the shared cache. F uses Redis database 1.
 
 `data.py` (the user's file) is replaced in every variant by the same stand-in for a slow database:
@@ -64,7 +64,6 @@ import io
 import json
 import os
 import platform
-import re
 import shutil
 import socket
 import statistics
@@ -711,15 +710,12 @@ def variant_copy(source: Path, target: Path, app_py: str) -> Path:
 
 
 def memo_off_copy(source: Path, target: Path) -> Path:
-    """The generated project with its per-process memo of decoded frames switched off."""
+    """The generated project with the runtime's per-process memo of decoded frames switched off:
+    its app.py sets dashsignal.cache.MEMO_ENTRIES to 0 before the app (and its cache) is made."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(".cache", "__pycache__"))
-    cache_py = target / "signaling" / "cache.py"
-    text, found = re.subn(
-        r"^MEMO_ENTRIES = \d+$", "MEMO_ENTRIES = 0", cache_py.read_text(), flags=re.MULTILINE
-    )
-    if found != 1:
-        raise RuntimeError(f"expected one MEMO_ENTRIES line in {cache_py}")
-    cache_py.write_text(text, encoding="utf-8")
+    app_py = target / "app.py"
+    switch = "import dashsignal.cache\n\ndashsignal.cache.MEMO_ENTRIES = 0\n"
+    app_py.write_text(switch + app_py.read_text(encoding="utf-8"), encoding="utf-8")
     return target
 
 
@@ -791,7 +787,7 @@ def in_process(
     def parquet_write() -> None:
         buffer = io.BytesIO()
         frame.to_parquet(buffer, engine="pyarrow", compression=None, write_statistics=False)
-        store.set("frame", buffer.getvalue())  # as signaling/cache.py of a redis project does
+        store.set("frame", buffer.getvalue())  # as dashsignal/cache.py does on Redis
 
     def parquet_read() -> None:
         pd.read_parquet(io.BytesIO(store.get("frame")), engine="pyarrow")

@@ -92,17 +92,33 @@ def module_constant(path: Path, name: str) -> Any:
 
 
 def generated_filters(project: Path) -> dict[str, dict[str, Any]]:
-    """`FILTERS` of signaling/filters.py as {id: {keyword: literal value}}."""
+    """`FILTERS = Filters(Filter(id=..., ...), ...)` of signaling/filters.py as
+    {id: {keyword: literal value}}."""
     module = ast.parse((project / "signaling" / "filters.py").read_text(encoding="utf-8"))
     value = _assigned_value(module, "FILTERS")
-    assert isinstance(value, ast.Dict)
+    assert isinstance(value, ast.Call) and ast.unparse(value.func) == "Filters"
     filters: dict[str, dict[str, Any]] = {}
-    for key, call in zip(value.keys, value.values, strict=True):
-        assert key is not None and isinstance(call, ast.Call)
-        filters[ast.literal_eval(key)] = {
-            kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg is not None
-        }
+    for call in value.args:
+        assert isinstance(call, ast.Call) and ast.unparse(call.func) == "Filter"
+        keywords = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg}
+        filters[keywords["id"]] = keywords
     return filters
+
+
+def cache_settings(project: Path) -> dict[str, Any]:
+    """The literal keywords of `CACHE = CacheSettings(...)` in signaling/settings.py."""
+    module = ast.parse((project / "signaling" / "settings.py").read_text(encoding="utf-8"))
+    value = _assigned_value(module, "CACHE")
+    assert isinstance(value, ast.Call) and ast.unparse(value.func) == "CacheSettings"
+    settings: dict[str, Any] = {}
+    for kw in value.keywords:
+        if kw.arg is None:
+            continue
+        try:
+            settings[kw.arg] = ast.literal_eval(kw.value)
+        except ValueError:
+            settings[kw.arg] = ast.unparse(kw.value)  # an expression, such as the cache folder
+    return settings
 
 
 def render_return_annotation(view_file: Path) -> str:

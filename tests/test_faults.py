@@ -47,7 +47,7 @@ FILTERS = ("region:dropdown", "product:multi", "year:range")
 # waiter that computes after the kill takes as long again.
 DELAY = 2.0
 # How long after the kill a waiter may take to answer, beyond the DELAY of its own computation:
-# a Redis lease runs out within LEASE_SECONDS (5, signaling/locks.py), a dropped flock at once.
+# a Redis lease runs out within LEASE_SECONDS (5, dashsignal/locks.py), a dropped flock at once.
 SLACK = {"filesystem": 2.5, "redis": 7.5}
 # Requests are given up on after this: long before today's 120 s Redis lock would have expired.
 WAIT_TIMEOUT = 30.0

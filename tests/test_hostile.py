@@ -837,12 +837,12 @@ def run_job(app: App, body: dict[str, Any], end_id: str) -> Any:
 
 
 def job_cap(project: Path) -> int:
-    """MAX_JOB_PROCESSES as the generated app computes it on this host."""
+    """MAX_JOB_PROCESSES as the runtime computes it on this host, for the generated app."""
     result = subprocess.run(
         [
             str(BIN / "python"),
             "-c",
-            "from signaling.background import MAX_JOB_PROCESSES; print(MAX_JOB_PROCESSES)",
+            "from dashsignal.background import max_job_processes; print(max_job_processes())",
         ],
         cwd=project,
         env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(project), "CACHE_DIR": str(project)},

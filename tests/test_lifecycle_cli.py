@@ -58,7 +58,7 @@ TIMEOUT_LINE = "timeout = 300 # seconds an entry is kept"
 
 CALLBACKS = "signaling/callbacks.py"
 LAYOUT = "signaling/layout.py"
-OUTPUTS = "signaling/outputs.py"
+IDS = "signaling/ids.py"
 DRY_RUN_END = "Dry run: nothing was written."
 NOTHING_TO_DO = "Nothing to do: the project is in line with dashsignal.toml."
 
@@ -643,7 +643,7 @@ MY_HELPER = '\n\ndef my_helper() -> str:\n    """Added by hand."""\n    return "
 def test_hand_edits_of_managed_files_are_merged_not_lost(
     project: Path, command: list[str], spec_edit: tuple[str, str] | None, generated: str
 ) -> None:
-    append_to(project, OUTPUTS, MY_HELPER)
+    append_to(project, IDS, MY_HELPER)
     replace_in(project, LAYOUT, '"Sales by month",', '"Monthly sales (edited)",')
     if spec_edit:
         replace_in(project, "dashsignal.toml", *spec_edit)
@@ -652,8 +652,8 @@ def test_hand_edits_of_managed_files_are_merged_not_lost(
 
     lines = report(result.stdout)
     assert lines[LAYOUT] == ("merge", "your edits kept")
-    assert lines.get(OUTPUTS, ("",))[0] not in ("update", "replace", "conflict")
-    assert read(project, OUTPUTS).endswith(MY_HELPER)
+    assert lines.get(IDS, ("",))[0] not in ("update", "replace", "conflict")
+    assert read(project, IDS).endswith(MY_HELPER)
     layout = read(project, LAYOUT)
     assert '"Monthly sales (edited)",' in layout and generated in layout
     compile(layout, LAYOUT, "exec")
@@ -883,7 +883,7 @@ SPEC_HAND_EDITS: dict[str, tuple[Callable[[str], str], list[str]]] = {
     "retitle": (lambda t: t.replace('"Total sales"', '"Grand total"'), [LAYOUT]),
     "backend-redis": (
         lambda t: t.replace('"filesystem"', '"redis"'),
-        ["signaling/cache.py", "requirements.txt"],
+        ["gunicorn.conf.py", "requirements.txt", "signaling/settings.py"],
     ),
 }
 
@@ -941,7 +941,7 @@ def _spec_edited(project: Path) -> None:
 
 
 def _managed_edited(project: Path) -> None:
-    append_to(project, OUTPUTS, MY_HELPER)
+    append_to(project, IDS, MY_HELPER)
 
 
 def _view_removed(project: Path) -> None:
@@ -1013,7 +1013,7 @@ def _edit_then_merge_cleanly(project: Path) -> None:
 
 @pytest.mark.parametrize(
     ("set_up", "path"),
-    [(_managed_edited, OUTPUTS), (_edit_then_merge_cleanly, LAYOUT)],
+    [(_managed_edited, IDS), (_edit_then_merge_cleanly, LAYOUT)],
     ids=["edited", "after-a-clean-merge"],
 )
 def test_an_edit_that_merges_cleanly_is_a_note_that_only_strict_fails_on(
@@ -1162,7 +1162,7 @@ def test_add_filter_says_nothing_when_the_query_reads_it_already(project: Path) 
 # --- deleted files --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [OUTPUTS, CALLBACKS, "assets/dashsignal.css", "requirements.txt"])
+@pytest.mark.parametrize("path", [IDS, CALLBACKS, "assets/dashsignal.css", "requirements.txt"])
 def test_deleted_managed_file_is_recreated_by_regenerate(project: Path, path: str) -> None:
     text = read(project, path)
     (project / path).unlink()

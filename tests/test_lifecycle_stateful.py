@@ -35,7 +35,7 @@ from project_helpers import generate, make_spec
 
 pytestmark = pytest.mark.e2e
 
-MANAGED_PY = ("signaling/layout.py", "signaling/callbacks.py", "signaling/outputs.py")
+MANAGED_PY = ("signaling/layout.py", "signaling/callbacks.py", "signaling/ids.py")
 CHECK_APP = Path(__file__).with_name("check_generated_app.py")
 
 

@@ -48,7 +48,7 @@ BIN = Path(sys.executable).parent
 BACKENDS = ("filesystem", "redis")
 DEMO_VIEWS = ("sales:graph", "share:graph", "rows:table", "total:indicator")
 DEMO_FILTERS = ("region:dropdown", "product:multi", "year:range")
-# The generated cache retries a failing backend this often (signaling/cache.py).
+# The runtime retries a failing cache this often (RETRY_SECONDS in dashsignal/cache.py).
 RETRY_SECONDS = 5.0
 HTTP_TIMEOUT = 60.0
 START_TIMEOUT = 90.0

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashsignal_cli.render import Owner, render, render_project, spec_version
+from dashsignal_cli.render import RUNTIME_SERIES, Owner, render, render_project, spec_version
 from dashsignal_cli.spec import Spec, spec_from_data
 from dashsignal_cli.specfile import SPEC_FILENAME, dump_spec, parse_spec_text
 from dashsignal_cli.templating import python_literal
@@ -75,24 +75,17 @@ def test_every_python_file_compiles_for_every_backend(backend: str) -> None:
             compile(item.text, path, "exec")
 
 
-@pytest.mark.parametrize(
-    ("backend", "cache_type"),
-    [
-        # flask-caching's own classes, read strictly (damaged entries raise, never log floods).
-        ("filesystem", 'f"{__name__}.EntryFiles"'),
-        ("redis", 'f"{__name__}.EntryRedis"'),
-        ("simple", '"SimpleCache"'),
-        ("null", '"NullCache"'),
-    ],
-)
-def test_cache_config_uses_flask_caching_class_names(backend: str, cache_type: str) -> None:
-    cache_module = render(make_spec(backend=backend))["signaling/cache.py"].text
-    assert f'"CACHE_TYPE": {cache_type}' in cache_module
-    if backend in ("filesystem", "redis"):
-        subclass = {"filesystem": "EntryFiles(FileSystemCache)", "redis": "EntryRedis(RedisCache)"}
-        assert f"class {subclass[backend]}:" in cache_module
-    requirements = render(make_spec(backend=backend))["requirements.txt"].text
-    assert ("redis>=" in requirements) == (backend == "redis")
+@pytest.mark.parametrize("backend", ["filesystem", "redis", "simple", "null"])
+def test_the_wiring_declares_its_backend_and_pins_the_runtime_series(backend: str) -> None:
+    files = render(make_spec(backend=backend, background=backend == "redis"))
+    assert f'backend="{backend}",' in files["signaling/settings.py"].text
+    assert f'require_runtime("{RUNTIME_SERIES}")' in files["signaling/settings.py"].text
+    major, minor = RUNTIME_SERIES.split(".")
+    pin = f">={RUNTIME_SERIES},<{major}.{int(minor) + 1}"
+    requirement = "dashsignal[app,celery]" if backend == "redis" else "dashsignal[app]"
+    assert f"{requirement}{pin}" in files["requirements.txt"].text.splitlines()
+    # The runtime is not copied into the project any more: only its wiring is.
+    assert not {"signaling/cache.py", "signaling/locks.py", "signaling/guard.py"} & set(files)
 
 
 def test_spec_version_follows_the_filters_not_the_titles() -> None:
@@ -131,8 +124,8 @@ HOSTILE = [
 @pytest.mark.parametrize("text", HOSTILE)
 def test_user_text_comes_out_as_an_inert_literal(text: str) -> None:
     spec = make_spec(title=text.replace("\x00", "") or "x")
-    layout = render(spec)["signaling/layout.py"].text
-    module = ast.parse(layout)
+    settings = render(spec)["signaling/settings.py"].text
+    module = ast.parse(settings)
     title = next(
         node.value
         for node in module.body
@@ -235,27 +228,31 @@ def test_own_and_live_views_compute_their_own_data() -> None:
 def test_computations_list_the_query_the_stages_and_own_views_in_dependency_order() -> None:
     text = render(EVERY_SOURCE)["signaling/computations.py"].text
     names = [
-        line.strip().split(":")[0].strip('"')
-        for line in text.splitlines()
-        if line.startswith("    ") and ": Computation(" in line
+        ast.unparse(node.args[0])
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "Computation"
     ]
-    assert names == ["QUERY", "daily", "weekly", "target"]
+    assert names == ["QUERY", "'daily'", "'weekly'", "'target'", "'ticker'"]
+    assert 'views.ticker,\n        "compute",\n        live=True,' in text
 
 
 def test_the_signal_pattern_has_a_store_per_stage_and_memoize_none() -> None:
     signal = render(EVERY_SOURCE)
-    assert '"dashsignal-signal-weekly"' in signal["signaling/callbacks.py"].text
+    assert '"weekly": "dashsignal-signal-weekly",' in signal["signaling/ids.py"].text
     assert "def derive_weekly(signal: Any)" in signal["signaling/callbacks.py"].text
+    assert "stores=SIGNALS.values()," in signal["signaling/layout.py"].text
     memo = render(_memoized(EVERY_SOURCE))
     callbacks = memo["signaling/callbacks.py"].text
-    assert "SIGNAL" not in callbacks
-    assert "dcc.Store" not in memo["signaling/layout.py"].text
-    assert 'cached_result("daily", filters)' in callbacks
+    assert "SIGNAL_ID" not in callbacks and "SIGNALS" not in callbacks
+    assert "SIGNALS: dict[str, str] = {}" in memo["signaling/ids.py"].text
+    assert "stores=" not in memo["signaling/layout.py"].text
+    assert 'SIGNALING.cached_result("daily", filters)' in callbacks
 
 
 def test_a_live_view_gets_an_interval_in_milliseconds() -> None:
-    layout = render(EVERY_SOURCE)["signaling/layout.py"].text
-    assert 'dcc.Interval(id=INTERVALS["ticker"], interval=2500)' in layout
+    files = render(EVERY_SOURCE)
+    assert '"ticker": ("ticker-interval", 2500),' in files["signaling/ids.py"].text
+    assert "intervals=dict(INTERVALS.values())," in files["signaling/layout.py"].text
 
 
 @pytest.mark.parametrize("pattern", ["signal", "memoize"])

@@ -24,8 +24,8 @@ def grow_plan(project: Path) -> Any:
 
     It adds a view and a stage (stages/ is a new folder) and removes a view.
     """
-    (project / "signaling" / "outputs.py").write_text(
-        (project / "signaling" / "outputs.py").read_text() + "\n# a hand edit\n"
+    (project / "signaling" / "ids.py").write_text(
+        (project / "signaling" / "ids.py").read_text() + "\n# a hand edit\n"
     )
 
     def edit(text: str) -> str:
@@ -46,7 +46,7 @@ def test_a_plan_is_applied_in_full(project: Path) -> None:
     apply_plan(project, plan)
     assert (project / "views" / "extra.py").is_file()
     assert "update_extra" in (project / "signaling" / "callbacks.py").read_text()
-    assert "# a hand edit" in (project / "signaling" / "outputs.py").read_text()
+    assert "# a hand edit" in (project / "signaling" / "ids.py").read_text()
     assert plan_sync(project).plan.touches_nothing
     leftovers = [p for p in project.rglob("*") if "dashsignal-new" in p.name or "-old" in p.name]
     assert leftovers == []

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from dashsignal.compat import series_of
+from dashsignal_cli import __version__
 from dashsignal_cli.spec import QUERY, FilterSpec, Spec, StageSpec, ViewSpec, humanize
 from dashsignal_cli.specfile import SPEC_FILENAME, dump_spec
 
@@ -23,6 +25,48 @@ __all__ = [
 ]
 
 SIGNAL_ID = "dashsignal-signal"
+# The runtime series the generated wiring needs ("0.3": any 0.3.x), and the first it does not.
+RUNTIME_SERIES = series_of(__version__)
+_NEXT_SERIES = f"{RUNTIME_SERIES.split('.')[0]}.{int(RUNTIME_SERIES.split('.')[1]) + 1}"
+
+
+@dataclass(frozen=True)
+class ViewKind:
+    """What a view of one kind is in the wiring: its card in the layout, the properties its
+    consumer callback writes, and the runtime helpers that fill and fail them."""
+
+    card: str
+    group: str  # the page's group of cards it is shown in
+    outputs: tuple[str, ...]
+    shows: str
+    failed: str
+    returns: str
+    verb: str
+
+
+VIEW_KINDS = {
+    "indicator": ViewKind(
+        "indicator_card",
+        "indicators",
+        ("children",),
+        "show_indicator",
+        "failed_text",
+        "str | Component",
+        "Refresh",
+    ),
+    "graph": ViewKind(
+        "graph_card", "charts", ("figure",), "draw_graph", "failed_figure", "Figure", "Redraw"
+    ),
+    "table": ViewKind(
+        "table_card",
+        "tables",
+        ("rowData", "columnDefs"),
+        "fill_table",
+        "failed_table",
+        "TablePayload",
+        "Refill",
+    ),
+}
 
 
 class Owner(StrEnum):
@@ -51,26 +95,17 @@ _PROJECT_FILES = (
     ("requirements-dev.txt.jinja", "requirements-dev.txt", Owner.MANAGED),
     ("assets/dashsignal.css.jinja", "assets/dashsignal.css", Owner.MANAGED),
     ("signaling/__init__.py.jinja", "signaling/__init__.py", Owner.MANAGED),
-    ("signaling/cache.py.jinja", "signaling/cache.py", Owner.MANAGED),
-    ("signaling/callbacks.py.jinja", "signaling/callbacks.py", Owner.MANAGED),
-    ("signaling/computations.py.jinja", "signaling/computations.py", Owner.MANAGED),
-    ("signaling/filters.py.jinja", "signaling/filters.py", Owner.MANAGED),
-    ("signaling/guard.py.jinja", "signaling/guard.py", Owner.MANAGED),
-    ("signaling/locks.py.jinja", "signaling/locks.py", Owner.MANAGED),
     ("signaling/settings.py.jinja", "signaling/settings.py", Owner.MANAGED),
+    ("signaling/ids.py.jinja", "signaling/ids.py", Owner.MANAGED),
+    ("signaling/filters.py.jinja", "signaling/filters.py", Owner.MANAGED),
+    ("signaling/computations.py.jinja", "signaling/computations.py", Owner.MANAGED),
     ("signaling/layout.py.jinja", "signaling/layout.py", Owner.MANAGED),
-    ("signaling/outputs.py.jinja", "signaling/outputs.py", Owner.MANAGED),
+    ("signaling/callbacks.py.jinja", "signaling/callbacks.py", Owner.MANAGED),
     ("views/__init__.py.jinja", "views/__init__.py", Owner.MANAGED),
     ("tests/__init__.py.jinja", "tests/__init__.py", Owner.MANAGED),
-    ("tests/conftest.py.jinja", "tests/conftest.py", Owner.MANAGED),
-    ("tests/dash_endpoint.py.jinja", "tests/dash_endpoint.py", Owner.MANAGED),
     ("tests/test_signaling.py.jinja", "tests/test_signaling.py", Owner.MANAGED),
-    ("tests/test_filters_and_keys.py.jinja", "tests/test_filters_and_keys.py", Owner.MANAGED),
-    ("tests/test_frame_memo.py.jinja", "tests/test_frame_memo.py", Owner.MANAGED),
-    ("tests/test_failures.py.jinja", "tests/test_failures.py", Owner.MANAGED),
-    ("tests/test_locks.py.jinja", "tests/test_locks.py", Owner.MANAGED),
-    ("tests/test_guard.py.jinja", "tests/test_guard.py", Owner.MANAGED),
     ("tests/test_browser.py.jinja", "tests/test_browser.py", Owner.MANAGED),
+    ("tests/test_views.py.jinja", "tests/test_views.py", Owner.USER),
 )
 
 
@@ -118,11 +153,9 @@ def render(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, Generate
 def _optional_files(spec: Spec) -> list[str]:
     """Managed files only some specs have."""
     paths = ["stages/__init__.py"] if spec.stages else []
-    if spec.app.background:
-        paths.append("signaling/background.py")
-        if spec.cache.backend == "redis":
-            # Celery runs the jobs; the tests start a worker of their own.
-            paths.append("tests/celery_worker.py")
+    if spec.app.background and spec.cache.backend == "redis":
+        # Celery runs the jobs: the app module names its Celery app, the tests start a worker.
+        paths += ["signaling/background.py", "tests/celery_worker.py"]
     return paths
 
 
@@ -175,7 +208,42 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
         for v in spec.views
     ]
     stages = [_stage_context(s, views) for s in spec.ordered_stages()]
+    signalled = spec.app.pattern == "signal"
+    consumers = [_consumer_context(v, signalled) for v in spec.views]
+    used = [VIEW_KINDS[kind] for kind in VIEW_KINDS if kind in view_kinds]
+    live = any(v.is_live for v in spec.views)
+    ids_in_callbacks = {
+        "INTERVALS": live,
+        "RUNNING_ID": spec.app.background,
+        "SIGNAL_ID": signalled,
+        "SIGNALS": any(c["reads"] == "signal" and c["source"] != QUERY for c in consumers)
+        or (signalled and bool(spec.stages)),
+    }
     return {
+        "runtime_series": RUNTIME_SERIES,
+        "next_series": _NEXT_SERIES,
+        "view_kind_of": VIEW_KINDS,
+        "view_groups": [
+            (kind, VIEW_KINDS[kind].group) for kind in VIEW_KINDS if kind in view_kinds
+        ],
+        "card_builders": sorted([k.card for k in used] + ["page"]),
+        "consumers": consumers,
+        "dash_names": ["Dash", "Input", "Output"]
+        if live or any(c["reads"] == "signal" for c in consumers) or (signalled and spec.stages)
+        else ["Dash", "Output"],
+        "output_names": (["TablePayload"] if "table" in view_kinds else [])
+        + sorted({name for k in used for name in (k.shows, k.failed)}),
+        "uses_query_name": any(c["computation"] == "QUERY" for c in consumers) or signalled,
+        "callback_id_names": [name for name, wanted in ids_in_callbacks.items() if wanted],
+        "id_names": [
+            name
+            for name, wanted in (
+                ("INTERVALS", live),
+                ("RUNNING_ID", spec.app.background),
+                ("SIGNALS", signalled),
+            )
+            if wanted
+        ],
         "view_kinds": sorted(view_kinds),
         # What signaling/outputs.py provides that these views use, in import order: the layout
         # shows every view empty at first; callbacks only those that can wait for a signal.
@@ -217,8 +285,34 @@ def _callback_helpers(spec: Spec) -> list[str]:
     return [name for name, used in wanted.items() if used]
 
 
+def _signal_ref(source: str) -> str:
+    """How the wiring names the store that signals `source`: see signaling/ids.py."""
+    return "SIGNAL_ID" if source == QUERY else f"SIGNALS[{json.dumps(source)}]"
+
+
+def _consumer_context(view: ViewSpec, signalled: bool) -> dict[str, Any]:
+    """What a view's consumer callback reads: a signal, the filters, or (live) fresh data."""
+    if view.is_live:
+        reads = "live"
+    elif view.reads_cache and signalled:
+        reads = "signal"
+    else:
+        reads = "filters"
+    name = view.source if view.reads_cache else view.id
+    return {
+        "id": view.id,
+        "kind": view.kind,
+        "reads": reads,
+        "source": view.source,
+        "computation": "QUERY" if name == QUERY else json.dumps(name, ensure_ascii=False),
+        "signal_ref": _signal_ref(view.source) if reads == "signal" else None,
+    }
+
+
 def _stage_context(stage: StageSpec, views: list[dict[str, Any]]) -> dict[str, Any]:
     return {
+        "signal_ref": _signal_ref(stage.id),
+        "source_ref": _signal_ref(stage.source),
         "id": stage.id,
         "source": stage.source,
         "title": stage.title,

@@ -100,6 +100,7 @@ IMPORTED_MODULES = frozenset(
         "celery",
         "dash",
         "dash_ag_grid",
+        "dashsignal",
         "diskcache",
         "flask",
         "flask_caching",
