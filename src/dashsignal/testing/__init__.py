@@ -22,6 +22,7 @@ imports nothing heavy until a fixture is used: a project's tests get
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import os
@@ -202,9 +203,9 @@ def query_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def counted_functions(signaling: Signaling) -> list[Counted]:
-    """The functions `computations` counts: every cached computation's. Override it to count
-    more, e.g. a live view's fetch: `[*counted_computations(signaling.computations),
-    Counted("ticker", views.ticker, "compute")]`."""
+    """The functions `computations` counts: every computation's (a live view's fetch too),
+    under its name. Override it to count more functions: `[*counted_computations(
+    signaling.computations), Counted("export", reports, "export_csv")]`."""
     from dashsignal.testing.counting import counted_computations
 
     return counted_computations(signaling.computations)
@@ -245,15 +246,12 @@ def redis_url() -> Iterator[str]:
     if url := os.environ.get("REDIS_URL"):
         yield url
         return
-    try:
-        server = redis_server()
-        url = server.__enter__()
-    except ServiceUnavailable as error:
-        pytest.skip(str(error))
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(redis_server())
+        except ServiceUnavailable as error:
+            pytest.skip(str(error))
         yield url
-    finally:
-        server.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
