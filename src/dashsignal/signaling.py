@@ -97,6 +97,10 @@ class Signaling:
         """Choose the cache from the environment, attach it to the app's server, and guard the
         callback endpoint against requests the renderer would not send."""
         self.settings = self.declared.from_environment()
+        if self._celery is not None:
+            # Made before the app (app.py names it first): it sends jobs to today's REDIS_URL.
+            url = self.settings.redis_url
+            self._celery.conf.update(broker_url=url, result_backend=url)
         self._data = DataCache(self.settings, self.computations)
         self._data.init_app(app.server)
         guard_callback_endpoint(app, self.filters, self.settings.max_request_bytes)

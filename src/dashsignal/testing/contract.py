@@ -24,7 +24,13 @@ import pytest
 
 from dashsignal.testing.endpoint import CallbackResult, DashEndpoint, Prop, filter_props
 
-__all__ = ["SignalingContract"]
+__all__ = [
+    "CachedContract",
+    "LiveViewsContract",
+    "SignalingContract",
+    "SignalsContract",
+    "StagesContract",
+]
 
 FORGED_SIGNALS = [
     "not a signal",
@@ -129,6 +135,11 @@ class SignalingContract:
     def _inputs_of_live(self, view_id: str) -> list[dict[str, Any]]:
         return list(self._endpoint.callback_for(view_id)["inputs"])
 
+    def require_a_shared_cache(self) -> None:
+        """Skip a test of the shared cache when the environment switched caching off."""
+        if self.backend == "null":
+            pytest.skip("DASHSIGNAL_CACHE=null: caching is off, every view computes on its own")
+
     # --- the tests ------------------------------------------------------------------------------
 
     def test_callback_graph_matches_the_spec(self, endpoint: DashEndpoint) -> None:
@@ -159,125 +170,6 @@ class SignalingContract:
         if self.runs_per_change()["query"]:
             assert query_calls[0] == self.filters.defaults()
             assert query_calls[-1] == self.filters.canonical(self.changed_filters())
-
-    def test_stages_run_in_order_reading_their_source_from_the_cache(
-        self, endpoint: DashEndpoint, computations: Any
-    ) -> None:
-        if not self.stages or self.backend == "null":
-            return  # nothing derived, or nothing shared to read it from
-        self.run_change(endpoint, self.filters.defaults())
-        order = [run["name"] for run in computations.runs()]
-        for stage in self.stages:
-            source = self.computations[stage].source
-            assert order.count(stage) == 1
-            assert order.index(source) < order.index(stage), f"{stage} ran before {source}"
-
-    def test_live_views_keep_updating_without_recomputing_the_cached_data(
-        self, endpoint: DashEndpoint, computations: Any
-    ) -> None:
-        self.run_change(endpoint, self.filters.defaults())
-        before = computations.counts()
-        for view_id in self.live_views:
-            (interval_id, _), *_ = (
-                (d["id"], d["property"])
-                for d in endpoint.callback_for(view_id)["inputs"]
-                if d["property"] == "n_intervals"
-            )
-            for _ in range(3):
-                results = endpoint.tick(interval_id)
-                assert set(results) == {view_id}
-                assert results[view_id].status == 200
-                assert _has_content(results[view_id], view_id)
-        after = computations.counts()
-        for view_id in self.live_views:
-            assert after[view_id] == before[view_id] + 3, "a live view fetches on every tick"
-        cached = [name for name, c in self.computations.items() if not c.live]
-        assert {n: after[n] for n in cached} == {n: before[n] for n in cached}
-
-    def test_signals_are_small_and_hold_no_data(self, endpoint: DashEndpoint) -> None:
-        endpoint.change(self.filters.defaults())
-        for store_id in self.signals.values():
-            assert endpoint.values[(store_id, "data")] == {"filters": self.filters.defaults()}
-
-    def test_first_load_shows_an_empty_state_without_a_computation(
-        self, endpoint: DashEndpoint, computations: Any
-    ) -> None:
-        if not self.signals:
-            return  # the memoize pattern's views are triggered by the filters themselves
-        for view_id, source in self.VIEWS.items():
-            if source not in ("own", "live"):
-                result = endpoint.consume(view_id, None)
-                assert result.status == 200, view_id
-                assert _has_content(result, view_id), view_id
-        assert computations.runs() == []
-
-    def test_a_missing_cache_entry_is_recomputed_not_an_error(
-        self, endpoint: DashEndpoint, computations: Any, dash_app: Any
-    ) -> None:
-        if self.backend == "null":
-            return  # nothing is ever cached
-        self.run_change(endpoint, self.filters.defaults())
-        with dash_app.server.app_context():
-            self.signaling.data.clear()  # expired, evicted, or another worker's memory
-        for view_id in self.cached_views:
-            result = endpoint.fire(view_id, endpoint.values)
-            assert result.status == 200, view_id
-            assert _has_content(result, view_id), view_id
-        recomputed = Counter(
-            {n for view in self.cached_views for n in self.lineage(self.computation_of(view))}
-        )
-        assert computations.counts() == self.runs_per_change() + recomputed
-
-    def test_concurrent_sessions_on_the_same_filters_compute_once(
-        self,
-        endpoint: DashEndpoint,
-        computations: Any,
-        dash_app: Any,
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        if self.backend == "null":
-            return  # caching off: every session computes on its own, by design
-        query = self.computations["query"]
-        counted = query.function
-
-        def slow_query(filters: dict[str, Any]) -> Any:
-            time.sleep(0.3)  # long enough for every session to miss the cache at the same time
-            return counted(filters)
-
-        monkeypatch.setattr(query.module, query.function_name, slow_query)
-        if self.signaling.settings.background:
-            # Each request starts a job in a process of its own, so sending them one after the
-            # other already makes eight computations race; threads would fork holding locks.
-            pending = [endpoint.start_compute(self.changed_filters()) for _ in range(8)]
-            assert [endpoint.finish(request).status for request in pending] == [200] * 8
-            assert computations.counts()["query"] == 1
-            return
-
-        def session(_: int) -> list[int]:
-            results = DashEndpoint(dash_app.server.test_client()).change(self.changed_filters())
-            return [result.status for result in results.values()]
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            statuses = [status for answer in pool.map(session, range(8)) for status in answer]
-        assert set(statuses) == {200}
-        counts = computations.counts()
-        expected = {
-            n: runs for n, runs in self.runs_per_change().items() if n not in self.live_views
-        }
-        assert {name: counts[name] for name in expected} == expected
-
-    @pytest.mark.parametrize("signal", FORGED_SIGNALS)
-    def test_a_forged_signal_reads_nothing_and_runs_nothing(
-        self, endpoint: DashEndpoint, computations: Any, signal: Any
-    ) -> None:
-        for view_id, source in self.VIEWS.items():
-            if self.signals and source not in ("own", "live"):
-                assert endpoint.consume(view_id, signal).status == 200, view_id
-        for stage in self.stages:
-            source_store = self.signals[self.computations[stage].source]
-            forged = {(source_store, "data"): signal}
-            assert endpoint.fire(self.signals[stage], forged).status == 204
-        assert computations.runs() == []
 
     def test_filter_values_outside_the_declared_options_are_refused(
         self, endpoint: DashEndpoint, computations: Any
@@ -318,6 +210,136 @@ class SignalingContract:
             "/_dash-update-component", data=oversized, content_type="application/json"
         )
         assert response.status_code == 413
+
+
+class CachedContract(SignalingContract):
+    """What a cache shared by the workers guarantees (every backend but null)."""
+
+    def test_a_missing_cache_entry_is_recomputed_not_an_error(
+        self, endpoint: DashEndpoint, computations: Any, dash_app: Any
+    ) -> None:
+        self.require_a_shared_cache()
+        self.run_change(endpoint, self.filters.defaults())
+        with dash_app.server.app_context():
+            self.signaling.data.clear()  # expired, evicted, or another worker's memory
+        for view_id in self.cached_views:
+            result = endpoint.fire(view_id, endpoint.values)
+            assert result.status == 200, view_id
+            assert _has_content(result, view_id), view_id
+        recomputed = Counter(
+            {n for view in self.cached_views for n in self.lineage(self.computation_of(view))}
+        )
+        assert computations.counts() == self.runs_per_change() + recomputed
+
+    def test_concurrent_sessions_on_the_same_filters_compute_once(
+        self,
+        endpoint: DashEndpoint,
+        computations: Any,
+        dash_app: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        self.require_a_shared_cache()
+        query = self.computations["query"]
+        counted = query.function
+
+        def slow_query(filters: dict[str, Any]) -> Any:
+            time.sleep(0.3)  # long enough for every session to miss the cache at the same time
+            return counted(filters)
+
+        monkeypatch.setattr(query.module, query.function_name, slow_query)
+        if self.signaling.settings.background:
+            # Each request starts a job in a process of its own, so sending them one after the
+            # other already makes eight computations race; threads would fork holding locks.
+            pending = [endpoint.start_compute(self.changed_filters()) for _ in range(8)]
+            assert [endpoint.finish(request).status for request in pending] == [200] * 8
+            assert computations.counts()["query"] == 1
+            return
+
+        def session(_: int) -> list[int]:
+            results = DashEndpoint(dash_app.server.test_client()).change(self.changed_filters())
+            return [result.status for result in results.values()]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = [status for answer in pool.map(session, range(8)) for status in answer]
+        assert set(statuses) == {200}
+        counts = computations.counts()
+        expected = {
+            n: runs for n, runs in self.runs_per_change().items() if n not in self.live_views
+        }
+        assert {name: counts[name] for name in expected} == expected
+
+
+class SignalsContract(SignalingContract):
+    """The signal pattern: small signals, an empty first load, forged signals refused."""
+
+    def test_signals_are_small_and_hold_no_data(self, endpoint: DashEndpoint) -> None:
+        endpoint.change(self.filters.defaults())
+        for store_id in self.signals.values():
+            assert endpoint.values[(store_id, "data")] == {"filters": self.filters.defaults()}
+
+    def test_first_load_shows_an_empty_state_without_a_computation(
+        self, endpoint: DashEndpoint, computations: Any
+    ) -> None:
+        for view_id, source in self.VIEWS.items():
+            if source not in ("own", "live"):
+                result = endpoint.consume(view_id, None)
+                assert result.status == 200, view_id
+                assert _has_content(result, view_id), view_id
+        assert computations.runs() == []
+
+    @pytest.mark.parametrize("signal", FORGED_SIGNALS)
+    def test_a_forged_signal_reads_nothing_and_runs_nothing(
+        self, endpoint: DashEndpoint, computations: Any, signal: Any
+    ) -> None:
+        for view_id, source in self.VIEWS.items():
+            if source not in ("own", "live"):
+                assert endpoint.consume(view_id, signal).status == 200, view_id
+        for stage in self.stages:
+            source_store = self.signals[self.computations[stage].source]
+            forged = {(source_store, "data"): signal}
+            assert endpoint.fire(self.signals[stage], forged).status == 204
+        assert computations.runs() == []
+
+
+class StagesContract(SignalingContract):
+    """Stages derive once, after their source, reading it from the cache."""
+
+    def test_stages_run_in_order_reading_their_source_from_the_cache(
+        self, endpoint: DashEndpoint, computations: Any
+    ) -> None:
+        self.require_a_shared_cache()
+        self.run_change(endpoint, self.filters.defaults())
+        order = [run["name"] for run in computations.runs()]
+        for stage in self.stages:
+            source = self.computations[stage].source
+            assert order.count(stage) == 1
+            assert order.index(source) < order.index(stage), f"{stage} ran before {source}"
+
+
+class LiveViewsContract(SignalingContract):
+    """Live views refresh on their interval without recomputing what is cached."""
+
+    def test_live_views_keep_updating_without_recomputing_the_cached_data(
+        self, endpoint: DashEndpoint, computations: Any
+    ) -> None:
+        self.run_change(endpoint, self.filters.defaults())
+        before = computations.counts()
+        for view_id in self.live_views:
+            (interval_id, _), *_ = (
+                (d["id"], d["property"])
+                for d in endpoint.callback_for(view_id)["inputs"]
+                if d["property"] == "n_intervals"
+            )
+            for _ in range(3):
+                results = endpoint.tick(interval_id)
+                assert set(results) == {view_id}
+                assert results[view_id].status == 200
+                assert _has_content(results[view_id], view_id)
+        after = computations.counts()
+        for view_id in self.live_views:
+            assert after[view_id] == before[view_id] + 3, "a live view fetches on every tick"
+        cached = [name for name, c in self.computations.items() if not c.live]
+        assert {n: after[n] for n in cached} == {n: before[n] for n in cached}
 
 
 def _has_content(result: CallbackResult, view_id: str) -> bool:
