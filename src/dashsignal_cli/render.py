@@ -154,8 +154,8 @@ def _optional_files(spec: Spec) -> list[str]:
     """Managed files only some specs have."""
     paths = ["stages/__init__.py"] if spec.stages else []
     if spec.app.background and spec.cache.backend == "redis":
-        # Celery runs the jobs: the app module names its Celery app, the tests start a worker.
-        paths += ["signaling/background.py", "tests/celery_worker.py"]
+        # Celery runs the jobs: app.py names the Celery app (`celery -A app:celery_app worker`).
+        paths.append("signaling/background.py")
     return paths
 
 
