@@ -225,6 +225,8 @@ class Dashboard:
     views: types.ModuleType
     pattern: str
     background: bool
+    # The background-job manager of the compute step (background only).
+    manager: Any = None
 
     @property
     def backend(self) -> str:
@@ -380,9 +382,10 @@ def _register_callbacks(dashboard: Dashboard) -> None:
     if dashboard.pattern == "signal":
         options: dict[str, Any] = {}
         if dashboard.background:
+            dashboard.manager = signaling.background_manager()
             options = {
                 "background": True,
-                "manager": signaling.background_manager(),
+                "manager": dashboard.manager,
                 "running": [
                     (Output(RUNNING_ID, "style"), {"display": "inline"}, {"display": "none"})
                 ],
