@@ -55,6 +55,11 @@ SIGNALING = Signaling(
     Computations(Computation("query", data, "expensive_query", version_name="DATA_VERSION")),
     signals={"query": "dashsignal-signal"},
 )
+# What the environment says once the Signaling is made, before create_app runs.
+REDIS_URL = os.environ.get("REDIS_URL")
+if BACKGROUND:
+    # As a generated project does (celery -A app:celery_app worker): before create_app runs.
+    celery_app = SIGNALING.celery_app
 
 
 def create_app():
@@ -161,6 +166,13 @@ def test_the_app_runs_on_a_redis_of_its_own(signaling, redis_url):
     assert signaling.settings.backend == "redis"
     assert signaling.settings.redis_url == redis_url
     assert not redis_url.startswith("redis://127.0.0.1:6379/")
+
+
+def test_the_session_redis_is_known_as_soon_as_the_signaling_is_made(dash_app, redis_url):
+    import app
+
+    assert app.REDIS_URL == redis_url
+    assert app.celery_app.conf.broker_url == redis_url
 """
 
 FAILING = """
@@ -288,7 +300,7 @@ def test_background_jobs_are_counted_from_their_own_process(tmp_path: Path, back
     result = run_pytest(project, f"--basetemp={tmp_path / 'b'}", env=env)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{8 if backend == 'redis' else 7} passed" in result.stdout
+    assert f"{9 if backend == 'redis' else 7} passed" in result.stdout
 
 
 @pytest.mark.skipif(shutil.which("chromedriver") is None, reason="no chromedriver on PATH")
