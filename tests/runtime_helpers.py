@@ -17,6 +17,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -110,9 +111,14 @@ Prop = tuple[str, str]
 class RunLog:
     """Every computation run, from any process: one JSON line per run, appended to a file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, fresh: bool = True) -> None:
         self.path = path
-        path.write_text("")
+        if fresh or not path.exists():
+            path.write_text("")
+
+    def forget(self) -> None:
+        """Start counting afresh."""
+        self.path.write_text("")
 
     def record(self, name: str, filters: Any) -> None:
         with self.path.open("a") as log:
@@ -141,11 +147,14 @@ def user_modules(log: RunLog) -> tuple[types.ModuleType, types.ModuleType, types
     data.DATA_VERSION = "1"
     data.TAGS = False  # a column of Python lists, which Copy-on-Write does not protect
     data.DELAY_SECONDS = 0.0
+    data.FAILING = None  # the filter state the database refuses
 
     def expensive_query(filters: dict[str, Any]) -> pd.DataFrame:
         log.record(QUERY, filters)
         if data.DELAY_SECONDS:
             time.sleep(data.DELAY_SECONDS)
+        if filters == data.FAILING:
+            raise RuntimeError("connection refused by db.internal:5432")
         frame = pd.DataFrame(
             {
                 "region": ["North", "South", "East", "West"] * 3,
@@ -300,20 +309,28 @@ def build_dashboard(
     redis_url: str | None = None,
     pattern: str = "signal",
     environ: dict[str, str] | None = None,
+    data: dict[str, Any] | None = None,
+    fresh: bool = True,
     **options: Any,
 ) -> Dashboard:
     """The app a generated project builds on the runtime, on a cache of its own in `tmp_path`.
 
     `options` are further CacheSettings; `environ` replaces the process's environment while the
-    app starts (the runtime reads DASHSIGNAL_CACHE, REDIS_URL and CACHE_DIR from it)."""
+    app starts (the runtime reads DASHSIGNAL_CACHE, REDIS_URL and CACHE_DIR from it); `data`
+    sets attributes of the data module (DELAY_SECONDS, FAILING). Another process (a worker)
+    builds the same dashboard on the same `tmp_path` with `fresh=False`: it then counts its
+    runs into the same log."""
     assert pattern in PATTERNS
     if backend == "redis":
         assert redis_url, "the redis backend needs a server"
     folder = tmp_path / f"dashboard-{backend}-{pattern}"
     folder.mkdir(parents=True, exist_ok=True)
-    runs = RunLog(folder / "runs.jsonl")
-    data, stage, own = user_modules(runs)
-    computations = computations_of(data, stage, own)
+    runs = RunLog(folder / "runs.jsonl", fresh=fresh)
+    data_module, stage, own = user_modules(runs)
+    for name, value in (data or {}).items():
+        assert hasattr(data_module, name), name
+        setattr(data_module, name, value)
+    computations = computations_of(data_module, stage, own)
     settings = settings_for(backend, folder / "cache", redis_url, **options)
     signaling = Signaling(settings, FILTERS, computations, signals=SIGNALS)
     views = types.ModuleType("views")
@@ -333,7 +350,7 @@ def build_dashboard(
         stores=SIGNALS.values() if pattern == "signal" else (),
         running_id=RUNNING_ID if background else None,
     )
-    dashboard = Dashboard(app, signaling, runs, data, stage, own, views, pattern, background)
+    dashboard = Dashboard(app, signaling, runs, data_module, stage, own, views, pattern, background)
     _register_callbacks(dashboard)
     return dashboard
 
@@ -541,6 +558,11 @@ class Endpoint:
                     self.values[(component_id, prop)] = value
                     dirty.add((component_id, prop))
         return results
+
+    def body(self, component_id: str, values: dict[Prop, Any]) -> dict[str, Any]:
+        """The renderer's request body for the callback writing `component_id`."""
+        callback = self.callback_for(component_id)
+        return body_for(callback, _inputs(callback, values))
 
     def fire(self, component_id: str, values: dict[Prop, Any]) -> CallbackResult:
         """Run the callback writing `component_id` once, with the given input values."""
@@ -767,3 +789,77 @@ def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, what
         time.sleep(0.02)
+
+
+# --- background jobs on Celery ----------------------------------------------------------------
+
+CELERY_START_SECONDS = 90
+
+
+def celery_worker_main(folder: str, redis_url: str, data: str) -> None:
+    """A Celery worker for the dashboard built on `folder` with background jobs on Redis, as
+    `celery -A app:celery_app worker` runs one (two job processes); it counts its runs into
+    the dashboard's log."""
+    dashboard = build_dashboard(
+        Path(folder),
+        "redis",
+        redis_url=redis_url,
+        background=True,
+        fresh=False,
+        data=json.loads(data),
+    )
+    dashboard.signaling.celery_app.worker_main(
+        [
+            "worker",
+            "--pool=prefork",
+            "--concurrency=2",
+            "--loglevel=warning",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@contextlib.contextmanager
+def celery_worker(folder: Path, redis_url: str, data: dict[str, Any]) -> Iterator[None]:
+    """A real Celery worker process (see celery_worker_main) until the block ends."""
+    log = (folder / "celery.log").open("wb")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, runtime_helpers; runtime_helpers.celery_worker_main(*sys.argv[1:])",
+            str(folder),
+            redis_url,
+            json.dumps(data),
+        ],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        # A job sent before a worker listens is seen by Dash as cancelled: wait for a ping.
+        from celery import Celery
+
+        probe = Celery(broker=redis_url)
+        deadline = time.monotonic() + CELERY_START_SECONDS
+        while not probe.control.ping(timeout=0.5):
+            output = (folder / "celery.log").read_text(errors="replace")[-3000:]
+            assert worker.poll() is None, "the Celery worker exited: " + output
+            assert time.monotonic() < deadline, "no Celery worker answered: " + output
+        yield
+    finally:
+        # The worker and its job processes, at once: nothing of theirs is kept.
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+        log.close()
+
+
+def forget_entries(server: RedisServer) -> None:
+    """Delete the dashboard's entries, locks and counters, and nothing of Celery's."""
+    with server.client() as client:
+        names = list(client.scan_iter(match="*dashsignal:*"))
+        if names:
+            client.delete(*names)
