@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import redis
+import requests
 from dash import Dash, Input, Output
 from flask.testing import FlaskClient
 from plotly.graph_objects import Bar, Figure
@@ -520,7 +521,7 @@ class Endpoint:
     a filter change: every callback the change reaches runs once, after those writing its inputs.
     """
 
-    def __init__(self, client: FlaskClient, *, background: bool = False) -> None:
+    def __init__(self, client: FlaskClient | HttpClient, *, background: bool = False) -> None:
         self.client = client
         response = client.get("/_dash-dependencies")
         assert response.status_code == 200
@@ -863,3 +864,149 @@ def forget_entries(server: RedisServer) -> None:
         names = list(client.scan_iter(match="*dashsignal:*"))
         if names:
             client.delete(*names)
+
+
+# --- served by gunicorn -----------------------------------------------------------------------
+
+
+def served_app() -> Any:
+    """The test dashboard's Flask server, for `gunicorn 'runtime_helpers:served_app()'`: each
+    worker builds it from DASHBOARD_DIR, DASHBOARD_BACKEND and TEST_REDIS_URL, and counts its
+    runs into the dashboard's log."""
+    dashboard = build_dashboard(
+        Path(os.environ["DASHBOARD_DIR"]),
+        os.environ["DASHBOARD_BACKEND"],
+        redis_url=os.environ.get("TEST_REDIS_URL") or None,
+        fresh=False,
+        data=json.loads(os.environ.get("DASHBOARD_DATA") or "{}"),
+    )
+    server = dashboard.app.server
+
+    @server.after_request
+    def say_which_worker(response: Any) -> Any:
+        response.headers["X-Worker-Pid"] = str(os.getpid())
+        return response
+
+    return server
+
+
+class HttpResponse:
+    """What the tests read of an answer, as Flask's test client gives it."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.data = response.content
+
+    def get_json(self, silent: bool = False) -> Any:
+        try:
+            return json.loads(self.data)
+        except ValueError:
+            if silent:
+                return None
+            raise
+
+    def get_data(self, as_text: bool = False) -> Any:
+        return self.data.decode() if as_text else self.data
+
+
+class HttpClient:
+    """The part of Flask's test client that Endpoint uses, over real HTTP to `base`; `workers`
+    collects the pids of the workers that answered (served_app says which)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session = requests.Session()
+        self.workers: set[int] = set()
+
+    def _answer(self, response: requests.Response) -> HttpResponse:
+        if "X-Worker-Pid" in response.headers:
+            self.workers.add(int(response.headers["X-Worker-Pid"]))
+        return HttpResponse(response)
+
+    def get(self, path: str) -> HttpResponse:
+        return self._answer(self.session.get(self.base + path, timeout=60))
+
+    def post(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        query_string: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = self.session.post(
+            self.base + path,
+            json=json,
+            data=data,
+            headers=headers,
+            params=query_string,
+            timeout=60,
+        )
+        return self._answer(response)
+
+
+@contextlib.contextmanager
+def gunicorn(
+    folder: Path,
+    backend: str,
+    *,
+    workers: int,
+    preload: bool = False,
+    redis_url: str | None = None,
+    **data: Any,
+) -> Iterator[str]:
+    """The test dashboard served by a real gunicorn with `workers` worker processes, on a free
+    local port, until the block ends; yields its base URL. Each worker builds the app, unless
+    `preload`: gunicorn's master then builds it once and forks the workers from it."""
+    port = free_port()
+    log = (folder / "gunicorn.log").open("wb")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path]),
+        "DASHBOARD_DIR": str(folder),
+        "DASHBOARD_BACKEND": backend,
+        "TEST_REDIS_URL": redis_url or "",
+        "DASHBOARD_DATA": json.dumps(data),
+    }
+    for name in ("DASHSIGNAL_CACHE", "REDIS_URL", "CACHE_DIR"):
+        env.pop(name, None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            *("--workers", str(workers), "--bind", f"{HOST}:{port}", "--timeout", "60"),
+            *(["--preload"] if preload else []),
+            "runtime_helpers:served_app()",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://{HOST}:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            output = (folder / "gunicorn.log").read_text(errors="replace")[-3000:]
+            assert server.poll() is None, "gunicorn exited: " + output
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(base + "/_dash-dependencies", timeout=5).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "gunicorn did not answer: " + output
+            time.sleep(0.1)
+        yield base
+    finally:
+        # The master and its workers at once (a graceful stop takes seconds, and tests nothing).
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+        log.close()
+
+
+def worker_pids(folder: Path) -> set[int]:
+    """The pids of the gunicorn workers that booted, from gunicorn's log."""
+    text = (folder / "gunicorn.log").read_text(errors="replace")
+    return {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", text)}
