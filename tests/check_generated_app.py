@@ -5,10 +5,9 @@ Used by the stateful lifecycle test; exits non-zero with a message on the first 
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path.cwd()))
@@ -26,4 +25,6 @@ callbacks = {
 expected = expected_callback_graph(load_spec(Path("dashsignal.toml")))
 assert callbacks == expected, (callbacks, expected)
 
-sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "tests/test_signaling.py", "-k", "once"]))
+# In a process of its own: the runtime's pytest plugin imports the app itself, on a private cache.
+pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "once"]
+sys.exit(subprocess.run([*pytest, "tests/test_signaling.py"], check=False).returncode)

@@ -286,7 +286,7 @@ def test_add_filter_of_each_kind_reaches_spec_and_generated_code(
     assert load_toml(project)["filters"][-1] == {"id": "channel", "kind": kind, **expected}
     declared = generated_filters(project)["channel"]
     assert (declared["kind"], declared["label"]) == (kind, expected["label"])
-    assert 'id="channel"' in read(project, LAYOUT)
+    assert 'id="channel"' in read(project, "signaling/filters.py")  # its control: FILTERS
     # That the compute step takes it as an input: test_project_grown_with_every_kind_...
 
 
@@ -295,7 +295,7 @@ def test_remove_filter_takes_it_out_of_spec_and_generated_code(project: Path) ->
 
     assert filter_ids(project) == ["region", "year"]
     assert "product" not in generated_filters(project)
-    assert 'id="product"' not in read(project, LAYOUT)
+    assert 'id="product"' not in read(project, "signaling/filters.py")
 
 
 def test_project_grown_with_every_kind_imports_and_wires_them(
@@ -435,7 +435,11 @@ DRY_RUNS: dict[str, tuple[list[str], tuple[str, str] | None, list[str]]] = {
     "regenerate": (
         ["regenerate"],
         ('title = "Total sales"', 'title = "Grand total"'),
-        ["would update     signaling/layout.py", '+            "Grand total",'],
+        [
+            "would update     signaling/layout.py",
+            "+++ b/signaling/layout.py",
+            '+            indicator_card("total", "Grand total"),',
+        ],
     ),
 }
 
@@ -452,7 +456,6 @@ def test_dry_run_shows_the_changes_and_writes_nothing(
 
     for text in announced:
         assert text in result.stdout
-    assert "+++ b/signaling/layout.py" in result.stdout
     assert result.stdout.rstrip().splitlines()[-1] == DRY_RUN_END
     assert disk_state(project) == before
 
@@ -644,7 +647,7 @@ def test_hand_edits_of_managed_files_are_merged_not_lost(
     project: Path, command: list[str], spec_edit: tuple[str, str] | None, generated: str
 ) -> None:
     append_to(project, IDS, MY_HELPER)
-    replace_in(project, LAYOUT, '"Sales by month",', '"Monthly sales (edited)",')
+    replace_in(project, LAYOUT, '"Sales by month"),', '"Monthly sales (edited)"),')
     if spec_edit:
         replace_in(project, "dashsignal.toml", *spec_edit)
 
@@ -655,7 +658,7 @@ def test_hand_edits_of_managed_files_are_merged_not_lost(
     assert lines.get(IDS, ("",))[0] not in ("update", "replace", "conflict")
     assert read(project, IDS).endswith(MY_HELPER)
     layout = read(project, LAYOUT)
-    assert '"Monthly sales (edited)",' in layout and generated in layout
+    assert '"Monthly sales (edited)"),' in layout and generated in layout
     compile(layout, LAYOUT, "exec")
 
 
@@ -702,7 +705,7 @@ def test_force_resolves_only_the_clashing_hunks_after_a_backup(
 ) -> None:
     mine = make_conflict(project)
     # An edit of the same file, far from the clash: it clashes with nothing.
-    register = "\ndef trusted_filters(filters: Any) -> dict[str, Any]:\n"
+    register = "\ndef compute_signal(filters: dict[str, Any]) -> dict[str, Any]:\n"
     replace_in(project, CALLBACKS, register, MY_HELPER.lstrip("\n") + "\n" + register)
     if after_conflict:
         assert cli(project, "remove-view", "total").returncode == 3
@@ -883,7 +886,7 @@ SPEC_HAND_EDITS: dict[str, tuple[Callable[[str], str], list[str]]] = {
     "retitle": (lambda t: t.replace('"Total sales"', '"Grand total"'), [LAYOUT]),
     "backend-redis": (
         lambda t: t.replace('"filesystem"', '"redis"'),
-        ["gunicorn.conf.py", "requirements.txt", "signaling/settings.py"],
+        ["gunicorn.conf.py", "signaling/settings.py"],
     ),
 }
 
@@ -1006,7 +1009,7 @@ def test_check_fails_with_one_line_per_problem_and_writes_nothing(
 
 
 def _edit_then_merge_cleanly(project: Path) -> None:
-    replace_in(project, LAYOUT, '"Sales by month",', '"Monthly sales (edited)",')
+    replace_in(project, LAYOUT, '"Sales by month"),', '"Monthly sales (edited)"),')
     _spec_edited(project)  # changes the layout too, elsewhere: a clean three-way merge
     assert report(cli_ok(project, "regenerate").stdout)[LAYOUT] == ("merge", "your edits kept")
 
