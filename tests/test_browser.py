@@ -1,8 +1,9 @@
-"""End to end in a real browser: generated projects pass their own tests/test_browser.py, which
-loads the dashboard in headless Chrome (Dash's dash_duo), checks that every view is drawn, and
-changes each filter through the page, asserting that every view is redrawn from one query, and
-checks the page's layout at desktop and phone width. The demo's run takes the README's screenshots:
-`DASHSIGNAL_REFRESH_DOCS=1 pytest tests/test_browser.py` writes them into docs/.
+"""End to end in a real browser: generated projects pass their own tests/test_browser.py, whose
+tests are dashsignal.testing.browser_contract's: it loads the dashboard in headless Chrome (Dash's
+dash_duo), checks that every view is drawn, changes each filter through the page, asserting that
+every view is redrawn from one query, and checks the page's layout at desktop and phone width.
+The demo's run takes the README's screenshots: `DASHSIGNAL_REFRESH_DOCS=1 pytest
+tests/test_browser.py` writes them into docs/.
 
 The demo's data is checked here too: it must make sense on those screenshots."""
 
@@ -18,9 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from dashsignal_cli.render import _context, demo_columns
-from dashsignal_cli.spec import Spec
-from dashsignal_cli.templating import environment
+from dashsignal.testing.browser_contract import BrowserContract
 
 from cli_helpers import run_cli
 from project_helpers import generate, make_spec
@@ -43,17 +42,8 @@ SCREENSHOTS = {
 }
 
 BROWSER_TEST = Path("tests") / "test_browser.py"
-
-
-def generate_with_browser_test(target: Path, spec: Spec) -> Path:
-    """The project of `spec`, with tests/test_browser.py rendered from its template unless the
-    generator already wrote it."""
-    project = generate(target, spec)
-    path = project / BROWSER_TEST
-    if not path.exists():
-        template = environment().get_template("tests/test_browser.py.jinja")
-        path.write_text(template.render(_context(spec, demo_columns(spec))), encoding="utf-8")
-    return project
+# The contract's tests: each runs once, the filter-change test once per filter.
+CONTRACT_TESTS = [name for name in vars(BrowserContract) if name.startswith("test_")]
 
 
 @pytest.mark.parametrize("name", sorted(PROJECTS))
@@ -63,7 +53,7 @@ def test_generated_browser_test_passes(name: str, tmp_path: Path) -> None:
         " (Debian: apt-get install chromium chromium-driver)"
     )
     spec = PROJECTS[name]
-    project = generate_with_browser_test(tmp_path / spec.app.name, spec)
+    project = generate(tmp_path / spec.app.name, spec)
     env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
     env["DASHSIGNAL_DEMO_CHECKS"] = "1"  # the demo's view modules, as generated
     if name == "demo":
@@ -82,8 +72,9 @@ def test_generated_browser_test_passes(name: str, tmp_path: Path) -> None:
     output = result.stdout.strip()
     summary = output.splitlines()[-1] if output else ""
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert " passed" in summary, output[-2000:]
     assert "skipped" not in summary, "a browser test was skipped: " + output[-2000:]
+    passed = len(CONTRACT_TESTS) - 1 + len(spec.filters)
+    assert summary.startswith(f"{passed} passed"), output[-2000:]
     if name == "demo":
         for file in SCREENSHOTS.values():
             screenshot = tmp_path / file
