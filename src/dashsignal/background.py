@@ -48,6 +48,7 @@ import multiprocess
 from dash import DiskcacheManager
 from werkzeug.exceptions import ServiceUnavailable
 
+from dashsignal.locks import names_file
 from dashsignal.settings import CacheSettings
 
 logger = logging.getLogger(__name__)
@@ -122,22 +123,12 @@ class JobSlots:
             except BaseException:
                 os.close(descriptor)
                 raise
-            if _names_file(path, descriptor):
+            if names_file(path, descriptor):
                 return descriptor
             # The file was deleted (CACHE_DIR emptied) between our open() and our flock(): its
             # lock guards nothing any more, and the next attempt creates the slot afresh.
             os.close(descriptor)
         return None
-
-
-def _names_file(path: Path, descriptor: int) -> bool:
-    """True while `path` still names the file open as `descriptor`."""
-    try:
-        current = path.stat()
-    except FileNotFoundError:
-        return False
-    opened = os.fstat(descriptor)
-    return (current.st_ino, current.st_dev) == (opened.st_ino, opened.st_dev)
 
 
 class CappedDiskcacheManager(DiskcacheManager):

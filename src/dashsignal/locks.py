@@ -125,7 +125,7 @@ def _lock_file(path: Path, *, create: bool) -> _FileLock | None:
             # The holder before us may have removed the file between our open() and our flock(),
             # and another process created the next one: the lock is ours only if the path still
             # names the file we locked.
-            if _same_file(descriptor, path):
+            if names_file(path, descriptor):
                 _held.add(descriptor)
                 return _FileLock(descriptor, path)
             os.close(descriptor)
@@ -133,7 +133,9 @@ def _lock_file(path: Path, *, create: bool) -> _FileLock | None:
                 return None
 
 
-def _same_file(descriptor: int, path: Path) -> bool:
+def names_file(path: Path, descriptor: int) -> bool:
+    """True while `path` still names the file open as `descriptor` (a holder may have removed
+    it, and another process created the next one, between an open() and a flock())."""
     try:
         current = path.stat()
     except FileNotFoundError:
