@@ -225,6 +225,29 @@ def test_oversized_callback_requests_get_413(dashboard: Dashboard, endpoint: End
     assert dashboard.runs.runs() == []
 
 
+def test_a_forged_poll_of_a_background_job_runs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # While the page polls a job the guard lets its request through (Dash starts nothing for
+    # it): handles Dash did not sign, with any inputs, start no job and are no 500.
+    dashboard = build_dashboard(tmp_path, "filesystem", background=True)
+    jobs: list[Any] = []
+    monkeypatch.setattr(dashboard.manager, "call_job_fn", lambda *args: jobs.append(args))
+    endpoint = dashboard.endpoint()
+    end_id = endpoint.end_id or ""
+    for filters in (defaults(), {**defaults(), "region": "Atlantis"}):
+        body = endpoint.body(SIGNAL_ID, filter_props(filters))
+        for handles in (
+            {"cacheKey": "forged"},
+            {"cacheKey": "forged", "job": "1", "endId": end_id},
+            {"cacheKey": "forged~signature", "endId": end_id},
+        ):
+            response = endpoint.client.post(CALLBACK, json=body, query_string=handles)
+            assert response.status_code == 204, (filters, handles)
+    assert jobs == []
+    assert dashboard.runs.runs() == []
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_guard_is_the_same_on_every_backend(
     tmp_path: Path, redis_server: RedisServer, backend: str
