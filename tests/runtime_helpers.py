@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import types
 from collections import Counter
@@ -1010,3 +1011,32 @@ def worker_pids(folder: Path) -> set[int]:
     """The pids of the gunicorn workers that booted, from gunicorn's log."""
     text = (folder / "gunicorn.log").read_text(errors="replace")
     return {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", text)}
+
+
+@contextlib.contextmanager
+def dropping_listener(port: int) -> Iterator[list[float]]:
+    """A server on `port` that accepts every connection and closes it at once, as a broken
+    Redis host would; yields the times of the connections it was sent."""
+    attempts: list[float] = []
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((HOST, port))
+    listener.listen(64)
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            attempts.append(time.monotonic())
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield attempts
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(timeout=5)

@@ -27,6 +27,7 @@ from runtime_helpers import (
     Dashboard,
     RedisServer,
     build_dashboard,
+    dropping_listener,
     nth_filters,
     redis_key,
     running_redis,
@@ -235,7 +236,8 @@ DAMAGES: dict[str, dict[str, Callable[[Any], Any]]] = {
         "truncated-to-3-bytes": lambda stored: stored[:3],
         "truncated-in-half": lambda stored: stored[: len(stored) // 2],
         "garbage-after-the-magic": lambda stored: stored[:4] + b"garbage" * 10,
-        "a-pickle-of-something-else": lambda stored: pickle.dumps({"not": "a frame"}),
+        # Protocol 5, as the codec's own pickles: read back, then found not to be a frame.
+        "a-pickle-of-something-else": lambda stored: pickle.dumps({"not": "frame"}, protocol=5),
         "a-value-of-another-program": lambda stored: b"42",
         "empty": lambda stored: b"",
     },
@@ -400,6 +402,33 @@ def test_a_redis_outage_is_bypassed_logged_once_and_the_cache_used_again_once_ba
         endpoint.change(nth_filters(4))  # the same state again: from the cache once more
     assert dashboard.runs.counts() == before
     assert any("cache available again" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_while_redis_is_known_to_be_down_no_request_tries_it_before_retry_seconds(
+    tmp_path: Path,
+    stoppable_redis: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    pattern: str,
+) -> None:
+    """An outage is bypassed: once found, Redis is not tried again for RETRY_SECONDS, so a Redis
+    host that does not answer costs one request its timeouts, not every new filter state."""
+    monkeypatch.setattr(runtime_cache, "RETRY_SECONDS", 60)
+    dashboard = build_dashboard(tmp_path, "redis", redis_url=stoppable_redis.url, pattern=pattern)
+    endpoint = dashboard.endpoint()
+    endpoint.change(nth_filters(0))
+    stoppable_redis.stop()
+    with dropping_listener(stoppable_redis.port) as attempts:
+        endpoint.change(nth_filters(1))  # finds the outage
+        assert attempts, "the outage was found by trying Redis"
+        found = len(attempts)
+        for position in (2, 3, 4):
+            results = endpoint.change(nth_filters(position))  # new states: new computations
+            for view_id in VIEWS:
+                assert "Could not" not in shown(results, view_id), (position, view_id)
+        assert len(attempts) == found, (
+            f"Redis was tried {len(attempts) - found} more times within RETRY_SECONDS"
+        )
 
 
 def test_no_redis_at_start_up_is_said_at_start_up_and_the_app_still_answers(
