@@ -271,6 +271,21 @@ def test_the_environment_chooses_the_backend_when_the_app_starts(
     assert (folder / "data").is_dir()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_app_can_be_created_inside_another_apps_context(
+    tmp_path: Path, redis_server: RedisServer, backend: str
+) -> None:
+    # As an app factory called while another Flask app handles a request, or a test that
+    # builds a second app inside the first one's context.
+    redis_server.flush()
+    first = build_dashboard(tmp_path / "first", "simple")
+    with first.context():
+        second = build_dashboard(tmp_path / "second", backend, redis_url=redis_server.url)
+    assert second.backend == backend
+    results = second.endpoint().change(defaults())
+    assert {result.status for result in results.values()} == {200}
+
+
 def test_settings_refuse_a_backend_they_do_not_know(tmp_path: Path) -> None:
     with pytest.raises(InvalidSettings, match="filesystem, redis, simple, null"):
         CacheSettings(app_name="t", spec_version="1", backend="memcached")
