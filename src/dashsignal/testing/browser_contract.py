@@ -30,8 +30,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
@@ -39,7 +38,7 @@ import pytest
 from dashsignal.computations import QUERY
 from dashsignal.layout import COLUMN_MIN_WIDTH
 from dashsignal.testing.browser import change_filter, holds
-from dashsignal.testing.contract import SignalingContract
+from dashsignal.testing.contract import runs_per_change
 from dashsignal.testing.endpoint import Prop, filter_props
 
 if TYPE_CHECKING:
@@ -405,20 +404,6 @@ class BrowserContract:
             if sum(table["widths"]) > table["gridWidth"] and not table["scrolls"]:
                 found.append(f"{table_id}: columns wider than the table, and no scrolling")
         return found
-
-
-def runs_per_change(signaling: Signaling, sources: Mapping[str, str]) -> Counter[str]:
-    """How many times each computation runs for one filter change (live fetches too) when each
-    view reads what `sources` says: SignalingContract's reckoning, on the app's wiring as its
-    `_wiring` fixture sets it."""
-    reckoning: Any = type("Reckoning", (SignalingContract,), {"VIEWS": dict(sources)})()
-    reckoning.signaling = signaling
-    reckoning.filters = signaling.filters
-    reckoning.computations = signaling.computations
-    reckoning.signals = signaling.signals
-    reckoning.backend = signaling.settings.backend
-    counts: Counter[str] = reckoning.runs_per_change()
-    return counts
 
 
 def layout_problems(find: Callable[[], list[str]]) -> list[str]:

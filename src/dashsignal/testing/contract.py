@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
 from dashsignal.testing.endpoint import CallbackResult, DashEndpoint, Prop, filter_props
+
+if TYPE_CHECKING:
+    from dashsignal.signaling import Signaling
 
 __all__ = [
     "CachedContract",
@@ -30,6 +34,7 @@ __all__ = [
     "SignalingContract",
     "SignalsContract",
     "StagesContract",
+    "runs_per_change",
 ]
 
 FORGED_SIGNALS = [
@@ -88,14 +93,7 @@ class SignalingContract:
 
     def runs_per_change(self) -> Counter[str]:
         """How many times each computation runs for one filter change (live fetches too)."""
-        readers = [self.computation_of(view) for view in self.cached_views]
-        live = Counter(self.live_views)  # uncached: a live view fetches whenever triggered
-        if self.backend == "null":
-            # Caching off: every view computes what it reads, and all that derives from.
-            return Counter(n for reader in readers for n in self.lineage(reader)) + live
-        if self.signals:
-            readers += ["query", *self.stages]  # the compute and stage steps read theirs too
-        return Counter({n for reader in readers for n in self.lineage(reader)}) + live
+        return runs_per_change(self.signaling, self.VIEWS)
 
     def changed_filters(self) -> dict[str, Any]:
         """The default filters with one value changed, the way a user changes one control."""
@@ -340,6 +338,28 @@ class LiveViewsContract(SignalingContract):
             assert after[view_id] == before[view_id] + 3, "a live view fetches on every tick"
         cached = [name for name, c in self.computations.items() if not c.live]
         assert {n: after[n] for n in cached} == {n: before[n] for n in cached}
+
+
+def runs_per_change(signaling: Signaling, views: Mapping[str, str]) -> Counter[str]:
+    """How many times each computation of `signaling` runs for one filter change (a live view's
+    fetch too), when each view reads what `views` says: "query", a stage, "own" or "live"."""
+    computations = signaling.computations
+
+    def lineage(name: str) -> list[str]:
+        return [c.name for c in computations.lineage(name)]
+
+    readers = [view if source == "own" else source for view, source in views.items()]
+    readers = [
+        reader for reader, source in zip(readers, views.values(), strict=True) if source != "live"
+    ]
+    live = Counter(view for view, source in views.items() if source == "live")
+    if signaling.settings.backend == "null":
+        # Caching off: every view computes what it reads, and all that derives from.
+        return Counter(n for reader in readers for n in lineage(reader)) + live
+    if signaling.signals:
+        # The compute step and every stage's step read their results too.
+        readers += ["query", *(n for n, c in computations.items() if c.source is not None)]
+    return Counter({n for reader in readers for n in lineage(reader)}) + live
 
 
 def _has_content(result: CallbackResult, view_id: str) -> bool:
