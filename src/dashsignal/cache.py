@@ -288,10 +288,12 @@ class DataCache:
         self.cache.init_app(server, config=self.config())
         if self.settings.backend == "redis":
             # Say at start-up, not at the first request, that there is no Redis to talk to.
-            try:
-                self.cache.has(f"dashsignal:{self.settings.app_name}:ping")
-            except CACHE_ERRORS as error:
-                self._outage.failed(error)
+            # In this server's own context, whatever app context is current (another app's).
+            with server.app_context():
+                try:
+                    self.cache.has(f"dashsignal:{self.settings.app_name}:ping")
+                except CACHE_ERRORS as error:
+                    self._outage.failed(error)
 
     def clear(self) -> None:
         """Empty the shared cache (within the server's app context) and this process's memo."""
