@@ -55,8 +55,6 @@ SIGNALING = Signaling(
     Computations(Computation("query", data, "expensive_query", version_name="DATA_VERSION")),
     signals={"query": "dashsignal-signal"},
 )
-# What the environment says once the Signaling is made, before create_app runs.
-REDIS_URL = os.environ.get("REDIS_URL")
 if BACKGROUND:
     # As a generated project does (celery -A app:celery_app worker): before create_app runs.
     celery_app = SIGNALING.celery_app
@@ -168,11 +166,13 @@ def test_the_app_runs_on_a_redis_of_its_own(signaling, redis_url):
     assert not redis_url.startswith("redis://127.0.0.1:6379/")
 
 
-def test_the_session_redis_is_known_as_soon_as_the_signaling_is_made(dash_app, redis_url):
+def test_a_celery_app_made_before_create_app_sends_its_jobs_to_the_session_redis(
+    dash_app, redis_url
+):
     import app
 
-    assert app.REDIS_URL == redis_url
     assert app.celery_app.conf.broker_url == redis_url
+    assert app.celery_app.conf.result_backend == redis_url
 """
 
 FAILING = """

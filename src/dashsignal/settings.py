@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BACKENDS", "DEFAULT_REDIS_URL", "CacheSettings", "InvalidSettings"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_REDIS_URL",
+    "ENVIRONMENT_PREPARERS",
+    "CacheSettings",
+    "InvalidSettings",
+]
 
 BACKENDS = ("filesystem", "redis", "simple", "null")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+# Called with the declared settings whenever the environment is read for them, before it is read:
+# dashsignal.testing adds one that gives a Redis app the test session's own REDIS_URL.
+ENVIRONMENT_PREPARERS: list[Callable[[CacheSettings], None]] = []
 
 
 class InvalidSettings(ValueError):
@@ -61,6 +72,8 @@ class CacheSettings:
 
     def from_environment(self, environ: Mapping[str, str] = os.environ) -> CacheSettings:
         """These settings with DASHSIGNAL_CACHE, REDIS_URL and CACHE_DIR applied."""
+        for prepare in ENVIRONMENT_PREPARERS:
+            prepare(self)
         backend = environ.get("DASHSIGNAL_CACHE") or self.backend
         if backend not in BACKENDS:
             raise InvalidSettings(

@@ -132,11 +132,11 @@ def dash_app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Dash]:
     """The app exactly as the project builds it, on a cache directory of its own (CACHE_DIR),
-    and on a Redis of its own when its backend is redis (REDIS_URL, see `redis_url`: set as
-    soon as the app's Signaling is made, before anything reads it), with a Celery worker when
-    its jobs run in the background there. The environment stays so until the session ends."""
-    from dashsignal.settings import CacheSettings
-    from dashsignal.signaling import Signaling
+    and on a Redis of its own when its backend is redis (REDIS_URL, see `redis_url`: set
+    before the runtime first reads the environment, through dashsignal.settings'
+    ENVIRONMENT_PREPARERS), with a Celery worker when its jobs run in the background there.
+    The environment stays so until the session ends."""
+    from dashsignal.settings import ENVIRONMENT_PREPARERS, CacheSettings
     from dashsignal.testing.loading import imported, load_app, signaling_of
 
     spec = str(request.config.getini("dashsignal_app"))
@@ -150,25 +150,16 @@ def dash_app(
         environment.setenv("CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
         def prepare(settings: CacheSettings) -> None:
-            # A Redis of the session's own, before anything reads REDIS_URL.
-            if settings.from_environment().backend == "redis":
+            # A Redis of the session's own, before anything reads REDIS_URL (the Celery app an
+            # app.py names before create_app does too).
+            if (os.environ.get("DASHSIGNAL_CACHE") or settings.backend) == "redis":
                 environment.setenv("REDIS_URL", request.getfixturevalue("redis_url"))
 
-        real_new, real_init_app = Signaling.__init__, Signaling.init_app
-
-        def new(self: Signaling, settings: CacheSettings, *args: Any, **kwargs: Any) -> None:
-            prepare(settings)
-            real_new(self, settings, *args, **kwargs)
-
-        def init_app(self: Signaling, app: Dash) -> None:
-            prepare(self.declared)  # a Signaling made before this fixture ran
-            real_init_app(self, app)
-
-        # While the app's module is imported: when its Signaling is made, and when it starts.
-        with pytest.MonkeyPatch.context() as starting:
-            starting.setattr(Signaling, "__init__", new)
-            starting.setattr(Signaling, "init_app", init_app)
+        ENVIRONMENT_PREPARERS.append(prepare)
+        try:
             app = load_app(spec)
+        finally:
+            ENVIRONMENT_PREPARERS.remove(prepare)
         settings = signaling_of(app).settings
         if settings.backend == "redis" and settings.background:
             request.getfixturevalue("dashsignal_celery_worker")
