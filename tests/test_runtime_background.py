@@ -93,11 +93,11 @@ def test_concurrent_sessions_on_the_same_filters_compute_once_in_background_jobs
     assert all(request.handles is not None for request in pending), "each started a job"
     endpoint = dashboard.endpoint()
     results = [endpoint.finish(request) for request in pending]
-    assert [result.status for result in results] == [200] * 8
+    assert [result.status for result in results] == [200] * 8, results
     signals = {str(result.value("dashsignal-signal", "data")) for result in results}
     assert signals == {str({"filters": filters})}
     runs = dashboard.runs.runs()
-    assert [run["name"] for run in runs] == [QUERY]
+    assert [run["name"] for run in runs] == [QUERY], runs
     assert runs[0]["pid"] != os.getpid(), "the query ran in a job, not in the web worker"
 
     # The views (in this web worker) read what the job stored.
