@@ -617,7 +617,9 @@ class _Admissions:
         self._count = 0
 
     def admit(self) -> bool:
-        if self._limit <= 0:
+        # While the cache is known to be down, the counter is not asked either: a request must
+        # not wait out its timeouts more often than the outage retries (RETRY_SECONDS).
+        if self._limit <= 0 or not self._owner._outage.usable():
             return True
         window = int(self._clock() // 60)
         try:
