@@ -119,7 +119,7 @@ def report_error(error: DashsignalError) -> None:
     """Print an error as one line, and its hint as a second."""
     from rich.markup import escape
 
-    from dashsignal_cli.console import err
+    from dashsignal_cli.commands.console import err
 
     sys.stdout.flush()  # what was reported so far comes first when both streams are piped
     console = err()

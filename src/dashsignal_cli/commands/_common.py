@@ -53,8 +53,8 @@ def sync_project(
 
     `after` reports what the command adds to the plan's report, before a conflict's error.
     """
+    from dashsignal_cli.commands.report import report_plan
     from dashsignal_cli.errors import ConflictError
-    from dashsignal_cli.report import report_plan
     from dashsignal_cli.sync import plan_sync
     from dashsignal_cli.writer import apply_plan, check_plan_inside, project_lock
 
@@ -83,7 +83,7 @@ def find_project_root(project: Path | None) -> Path:
 
 def recover_project(root: Path) -> None:
     """Finish or undo a write an earlier command left unfinished, and say so (on stderr)."""
-    from dashsignal_cli.report import report_recovery
+    from dashsignal_cli.commands.report import report_recovery
     from dashsignal_cli.writer import recover
 
     recovery = recover(root)

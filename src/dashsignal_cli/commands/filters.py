@@ -81,7 +81,7 @@ def add_filter(
 def _say_if_unread(result: SyncPlan, filter_id: str) -> None:
     """data.py is the user's: a filter added later reaches expensive_query, which ignores it."""
     from dashsignal_cli.checks import QUERY_MODULE, mentions
-    from dashsignal_cli.report import report_unread_filter
+    from dashsignal_cli.commands.report import report_unread_filter
 
     query = result.plan.read_before(QUERY_MODULE)
     spec = next(f for f in result.spec.filters if f.id == filter_id)

@@ -34,9 +34,9 @@ def graph(
     In the memoize pattern there is no signal store: each view reads the memoized query.
     """
     from dashsignal_cli.commands._common import find_project_root, recover_project
+    from dashsignal_cli.commands.report import report_flow
     from dashsignal_cli.errors import UsageError
     from dashsignal_cli.project import ProjectFiles
-    from dashsignal_cli.report import report_flow
     from dashsignal_cli.specfile import parse_spec_text
     from dashsignal_cli.writer import project_lock
 

@@ -182,7 +182,7 @@ def new(
 
     answers: dict[str, Any]
     if interactive:
-        from dashsignal_cli.prompts import ask_new_project, ask_project_name
+        from dashsignal_cli.commands.prompts import ask_new_project, ask_project_name
 
         if name is None:
             name = ask_project_name(directory)
@@ -214,18 +214,18 @@ def new(
     )
 
     if interactive:
-        from dashsignal_cli.prompts import confirm_write
+        from dashsignal_cli.commands.prompts import confirm_write
 
         if not confirm_write(spec, target):
             from dashsignal_cli.answers import command_line
-            from dashsignal_cli.report import report_declined
+            from dashsignal_cli.commands.report import report_declined
 
             report_declined(command_line(spec, directory))
             raise typer.Exit(1)
 
     written = create_project(target, new_project_files(spec))
 
-    from dashsignal_cli.report import report_created
+    from dashsignal_cli.commands.report import report_created
 
     report_created(target, written)
 

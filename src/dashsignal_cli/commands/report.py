@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from dashsignal_cli.checks import Finding
-from dashsignal_cli.console import out
+from dashsignal_cli.commands.console import out
 from dashsignal_cli.manifest import MANIFEST_DIR
 from dashsignal_cli.planner import Action, Plan
 from dashsignal_cli.render import Owner
@@ -124,7 +124,7 @@ def report_declined(command: str) -> None:
 
 def report_recovery(recovery: Recovery) -> None:
     """One line on standard error: what became of a write an earlier command left unfinished."""
-    from dashsignal_cli.console import err
+    from dashsignal_cli.commands.console import err
 
     err().print(f"[yellow]recovered:[/] {escape(recovery.summary)}")
 

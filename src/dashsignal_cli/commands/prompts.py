@@ -17,7 +17,7 @@ from dashsignal_cli.answers import (
     parse_filter_arg,
     parse_view_arg,
 )
-from dashsignal_cli.console import out
+from dashsignal_cli.commands.console import out
 from dashsignal_cli.errors import DashsignalError
 from dashsignal_cli.spec import (
     CHOICE_KINDS,
