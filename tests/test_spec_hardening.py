@@ -114,7 +114,7 @@ def test_every_way_an_id_enters_refuses_a_clash(make: Any) -> None:
 
 
 def test_the_prompts_refuse_a_clashing_id() -> None:
-    from dashsignal_cli.prompts import _filter_list, _view_list
+    from dashsignal_cli.commands.prompts import _filter_list, _view_list
 
     with pytest.raises(DashsignalError, match="dunder"):
         _view_list("sales __init__", [])
