@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dashsignal_cli.answers import build_spec_data, parse_filter_arg, parse_view_arg
-from dashsignal_cli.render import SIGNAL_ID, signal_id
+from dashsignal_cli.names import SIGNAL_ID, signal_id
 from dashsignal_cli.spec import Spec, spec_from_data
 from dashsignal_cli.sync import new_project_files
 from dashsignal_cli.writer import create_project

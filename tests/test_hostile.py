@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from dashsignal_cli.render import SIGNAL_ID
+from dashsignal_cli.names import SIGNAL_ID
 
 from project_helpers import make_spec
 from test_production import (

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import pytest
 import redis
 
-from dashsignal_cli.render import SIGNAL_ID
+from dashsignal_cli.names import SIGNAL_ID
 from dashsignal_cli.spec import Spec
 from dashsignal_cli.specfile import parse_spec_text
 

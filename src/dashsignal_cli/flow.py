@@ -16,17 +16,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dashsignal_cli.render import SIGNAL_ID, signal_id
+from dashsignal_cli.names import (
+    COMPUTE_CALLBACK,
+    SIGNAL_ID,
+    derive_callback,
+    interval_id,
+    signal_id,
+    update_callback,
+)
 from dashsignal_cli.spec import QUERY, Spec, StageSpec, ViewSpec
 
-__all__ = ["data_flow", "interval_id", "mermaid"]
+__all__ = ["data_flow", "mermaid"]
 
 _QUERY_FUNCTION = "data.expensive_query"
-
-
-def interval_id(view_id: str) -> str:
-    """The id of the dcc.Interval that refreshes a live view."""
-    return f"{view_id}-interval"
 
 
 def data_flow(spec: Spec) -> dict[str, Any]:
@@ -36,7 +38,7 @@ def data_flow(spec: Spec) -> dict[str, Any]:
         "pattern": spec.app.pattern,
         "filters": [{"id": f.id, "kind": f.kind, "label": f.label} for f in spec.filters],
         "compute": {
-            "callback": "compute_signal" if signal else None,
+            "callback": COMPUTE_CALLBACK if signal else None,
             "runs": _QUERY_FUNCTION,
             "background": spec.app.background,
             "cache": spec.cache.backend,
@@ -53,7 +55,7 @@ def _stage(stage: StageSpec, *, signal: bool) -> dict[str, Any]:
         "id": stage.id,
         "title": stage.title,
         "source": stage.source,
-        "callback": f"derive_{stage.id}" if signal else None,
+        "callback": derive_callback(stage.id) if signal else None,
         "runs": f"stages.{stage.id}.derive",
         # Signal: triggered by its source's signal store. Memoize: computed when a view reads it.
         "inputs": [signal_id(stage.source)] if signal else [],
@@ -75,7 +77,7 @@ def _view(spec: Spec, view: ViewSpec, *, signal: bool) -> dict[str, Any]:
         "id": view.id,
         "kind": view.kind,
         "title": view.title,
-        "callback": f"update_{view.id}",
+        "callback": update_callback(view.id),
         "source": view.source,
         "inputs": inputs,
         "reads": reads,
@@ -97,7 +99,7 @@ def mermaid(spec: Spec) -> str:
     lines.append(f'    cache[("{flow["compute"]["cache"]} cache")]')
     if signal:
         where = " (background)" if flow["compute"]["background"] else ""
-        lines.append(f'    compute(["compute_signal{where}<br/>{_QUERY_FUNCTION}, once"])')
+        lines.append(f'    compute(["{COMPUTE_CALLBACK}{where}<br/>{_QUERY_FUNCTION}, once"])')
         lines.append(f'    signal[/"dcc.Store {SIGNAL_ID}"/]')
         for item in flow["filters"]:
             lines.append(f"    filter_{item['id']} --> compute")

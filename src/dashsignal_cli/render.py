@@ -10,21 +10,27 @@ from typing import Any
 
 from dashsignal.compat import series_of
 from dashsignal_cli import __version__
+from dashsignal_cli.names import (
+    COMPUTE_CALLBACK,
+    RUNNING_ID,
+    SIGNAL_ID,
+    derive_callback,
+    interval_id,
+    signal_id,
+    update_callback,
+)
 from dashsignal_cli.spec import QUERY, FilterSpec, Spec, StageSpec, ViewSpec, humanize
 from dashsignal_cli.specfile import SPEC_FILENAME, dump_spec
 
 __all__ = [
-    "SIGNAL_ID",
     "GeneratedFile",
     "Owner",
     "demo_columns",
     "render",
     "render_project",
-    "signal_id",
     "spec_version",
 ]
 
-SIGNAL_ID = "dashsignal-signal"
 # The runtime series the generated wiring needs ("0.3": any 0.3.x), and the first it does not.
 RUNTIME_SERIES = series_of(__version__)
 _NEXT_SERIES = f"{RUNTIME_SERIES.split('.')[0]}.{int(RUNTIME_SERIES.split('.')[1]) + 1}"
@@ -159,11 +165,6 @@ def _optional_files(spec: Spec) -> list[str]:
     return paths
 
 
-def signal_id(source: str) -> str:
-    """The id of the dcc.Store that signals a computed result: the query's or a stage's."""
-    return SIGNAL_ID if source == QUERY else f"{SIGNAL_ID}-{source}"
-
-
 def render_project(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, GeneratedFile]:
     """`render` plus the spec file itself: everything `dashsignal new` writes."""
     files = render(spec, demo)
@@ -253,6 +254,8 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
         "signal_pattern": spec.app.pattern == "signal",
         "cache": spec.cache,
         "signal_id": SIGNAL_ID,
+        "running_id": RUNNING_ID,
+        "compute_callback": COMPUTE_CALLBACK,
         "spec_version": spec_version(spec),
         "filters": [_filter_context(f) for f in spec.filters],
         "views": views,
@@ -302,6 +305,7 @@ def _consumer_context(view: ViewSpec, signalled: bool) -> dict[str, Any]:
     return {
         "id": view.id,
         "kind": view.kind,
+        "callback": update_callback(view.id),
         "reads": reads,
         "source": view.source,
         "computation": "QUERY" if name == QUERY else json.dumps(name, ensure_ascii=False),
@@ -311,6 +315,7 @@ def _consumer_context(view: ViewSpec, signalled: bool) -> dict[str, Any]:
 
 def _stage_context(stage: StageSpec, views: list[dict[str, Any]]) -> dict[str, Any]:
     return {
+        "callback": derive_callback(stage.id),
         "signal_ref": _signal_ref(stage.id),
         "source_ref": _signal_ref(stage.source),
         "id": stage.id,
@@ -391,6 +396,7 @@ def _view_context(
         "signal_id": signal_id(view.source) if view.reads_cache else None,
         # Milliseconds, as dcc.Interval takes them.
         "interval_ms": round(view.interval * 1000) if view.interval is not None else None,
+        "interval_id": interval_id(view.id) if view.is_live else None,
         "demo": {
             "chart": chart,
             "x": x,
