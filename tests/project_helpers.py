@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dashsignal_cli.answers import build_spec_data, parse_filter_arg, parse_view_arg
+from dashsignal_cli.kinds import VIEW_KINDS
 from dashsignal_cli.names import SIGNAL_ID, signal_id
 from dashsignal_cli.spec import Spec, spec_from_data
 from dashsignal_cli.sync import new_project_files
@@ -55,11 +56,10 @@ def expected_callback_graph(spec: Spec) -> dict[str, list[list[str]]]:
         for stage in spec.stages:
             expected[f"{signal_id(stage.id)}.data"] = [[signal_id(stage.source), "data"]]
     for v in spec.views:
-        output = {
-            "graph": f"{v.id}.figure",
-            "table": f"..{v.id}.rowData...{v.id}.columnDefs..",
-            "indicator": f"{v.id}.children",
-        }[v.kind]
+        # Dash names one output "id.prop", several "..id.prop1...id.prop2..".
+        props = VIEW_KINDS[v.kind].outputs
+        named = [f"{v.id}.{prop}" for prop in props]
+        output = named[0] if len(named) == 1 else ".." + "...".join(named) + ".."
         if v.is_live:
             expected[output] = [*filter_inputs, [f"{v.id}-interval", "n_intervals"]]
         elif v.reads_cache and signalled:

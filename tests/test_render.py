@@ -327,3 +327,11 @@ def test_every_variant_passes_ruff_as_generated(
             [*ruff, *args, "--no-cache"], cwd=tmp_path, capture_output=True, text=True
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_view_kind_the_spec_allows_is_described_once() -> None:
+    from dashsignal_cli import kinds, spec
+
+    assert set(spec.VIEW_KINDS) == set(kinds.VIEW_KINDS)
+    for name, kind in kinds.VIEW_KINDS.items():
+        assert kind.template == f"views/{name}.py.jinja"

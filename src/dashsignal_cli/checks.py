@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass
 
 from dashsignal_cli import __version__
+from dashsignal_cli.kinds import VIEW_KINDS
 from dashsignal_cli.manifest import BASE_DIR, MANIFEST_DIR, MANIFEST_FILE, Manifest
 from dashsignal_cli.planner import Action
 from dashsignal_cli.project import leftover_files, links_outside
@@ -157,10 +158,6 @@ def _left_on_disk(result: SyncPlan) -> list[Finding]:
     return findings
 
 
-# What `render` returns in the module we write for each kind of view.
-_RETURNS = {"graph": ("Figure",), "table": ("pd.DataFrame", "DataFrame"), "indicator": ("str",)}
-
-
 def _views_of_another_kind(result: SyncPlan) -> list[Finding]:
     """View modules written for another kind than the spec now declares (graph -> table...)."""
     texts = {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
@@ -168,7 +165,7 @@ def _views_of_another_kind(result: SyncPlan) -> list[Finding]:
     for view in result.spec.views:
         path = f"views/{view.id}.py"
         returns = _render_return_annotation(texts.get(path))
-        if returns is not None and returns not in _RETURNS[view.kind]:
+        if returns is not None and returns not in VIEW_KINDS[view.kind].render_returns:
             findings.append(
                 Finding(
                     "kind",

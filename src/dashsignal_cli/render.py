@@ -10,6 +10,7 @@ from typing import Any
 
 from dashsignal.compat import series_of
 from dashsignal_cli import __version__
+from dashsignal_cli.kinds import VIEW_KINDS
 from dashsignal_cli.names import (
     COMPUTE_CALLBACK,
     RUNNING_ID,
@@ -34,45 +35,6 @@ __all__ = [
 # The runtime series the generated wiring needs ("0.3": any 0.3.x), and the first it does not.
 RUNTIME_SERIES = series_of(__version__)
 _NEXT_SERIES = f"{RUNTIME_SERIES.split('.')[0]}.{int(RUNTIME_SERIES.split('.')[1]) + 1}"
-
-
-@dataclass(frozen=True)
-class ViewKind:
-    """What a view of one kind is in the wiring: its card in the layout, the properties its
-    consumer callback writes, and the runtime helpers that fill and fail them."""
-
-    card: str
-    group: str  # the page's group of cards it is shown in
-    outputs: tuple[str, ...]
-    shows: str
-    failed: str
-    returns: str
-    verb: str
-
-
-VIEW_KINDS = {
-    "indicator": ViewKind(
-        "indicator_card",
-        "indicators",
-        ("children",),
-        "show_indicator",
-        "failed_text",
-        "str | Component",
-        "Refresh",
-    ),
-    "graph": ViewKind(
-        "graph_card", "charts", ("figure",), "draw_graph", "failed_figure", "Figure", "Redraw"
-    ),
-    "table": ViewKind(
-        "table_card",
-        "tables",
-        ("rowData", "columnDefs"),
-        "fill_table",
-        "failed_table",
-        "TablePayload",
-        "Refill",
-    ),
-}
 
 
 class Owner(StrEnum):
@@ -148,7 +110,7 @@ def render(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, Generate
             env.get_template(f"{path}.jinja").render(context), Owner.MANAGED
         )
     for view in context["views"]:
-        text = env.get_template(f"views/{view['kind']}.py.jinja").render(context, view=view)
+        text = env.get_template(VIEW_KINDS[view["kind"]].template).render(context, view=view)
         files[f"views/{view['id']}.py"] = GeneratedFile(text, Owner.USER)
     for stage in context["stages"]:
         text = env.get_template("stages/stage.py.jinja").render(context, stage=stage)
