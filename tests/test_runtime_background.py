@@ -29,6 +29,9 @@ from runtime_helpers import (
 from dashsignal import QUERY
 from dashsignal.background import JobSlots, diskcache_manager, max_job_processes
 
+# Slow (job processes and a Celery worker): `pytest -m "not e2e"` leaves them out.
+pytestmark = pytest.mark.e2e
+
 # The filter state the database refuses, in this process and in the Celery worker.
 FAILING = nth_filters(1)
 

@@ -27,6 +27,9 @@ from runtime_helpers import (
     worker_pids,
 )
 
+# Slow (real gunicorn workers): `pytest -m "not e2e"` leaves them out.
+pytestmark = pytest.mark.e2e
+
 WORKERS = 3
 SESSIONS = 9
 

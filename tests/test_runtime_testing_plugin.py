@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+# Slow (a project's pytest in a subprocess, and Chrome): `pytest -m "not e2e"` leaves them out.
+pytestmark = pytest.mark.e2e
+
 DATA = '''
 """The query: a region's total, 10 for the North and 20 for the South."""
 
