@@ -16,7 +16,6 @@ import json
 import math
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,8 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
-import redis
 import requests
 from dash import Dash, Input, Output
 from flask.testing import FlaskClient
@@ -49,6 +46,10 @@ from dashsignal.outputs import (
     show_indicator,
 )
 from dashsignal.signaling import shows_failures
+from dashsignal.testing.endpoint import in_dependency_order, inputs_with_values
+from dashsignal.testing.loading import split_output
+
+from test_production import RedisServer, free_port
 
 HOST = "127.0.0.1"
 TESTS = Path(__file__).resolve().parent
@@ -526,7 +527,7 @@ class Endpoint:
         self.client = client
         response = client.get("/_dash-dependencies")
         assert response.status_code == 200
-        self.callbacks: list[dict[str, Any]] = _in_dependency_order(response.get_json())
+        self.callbacks: list[dict[str, Any]] = in_dependency_order(response.get_json())
         self.values: dict[Prop, Any] = {}
         self.end_id: str | None = None
         if background:
@@ -553,7 +554,7 @@ class Endpoint:
         for callback in self.callbacks:
             if not dirty.intersection((dep["id"], dep["property"]) for dep in callback["inputs"]):
                 continue
-            result = self._post(callback, _inputs(callback, self.values))
+            result = self._post(callback, inputs_with_values(callback, self.values))
             results[split_output(callback["output"])[0][0]] = result
             for component_id, props in result.outputs.items():
                 for prop, value in props.items():
@@ -564,12 +565,12 @@ class Endpoint:
     def body(self, component_id: str, values: dict[Prop, Any]) -> dict[str, Any]:
         """The renderer's request body for the callback writing `component_id`."""
         callback = self.callback_for(component_id)
-        return body_for(callback, _inputs(callback, values))
+        return body_for(callback, inputs_with_values(callback, values))
 
     def fire(self, component_id: str, values: dict[Prop, Any]) -> CallbackResult:
         """Run the callback writing `component_id` once, with the given input values."""
         callback = self.callback_for(component_id)
-        return self._post(callback, _inputs(callback, values))
+        return self._post(callback, inputs_with_values(callback, values))
 
     def compute(self, filters: dict[str, Any]) -> CallbackResult:
         """Fire the compute callback with filter values keyed by filter id."""
@@ -583,7 +584,7 @@ class Endpoint:
     def start_compute(self, filters: dict[str, Any]) -> Pending:
         """Send the compute callback's request without waiting for a background job's answer."""
         callback = self.callback_for(SIGNAL_ID)
-        return self._submit(callback, _inputs(callback, filter_props(filters)))
+        return self._submit(callback, inputs_with_values(callback, filter_props(filters)))
 
     def _post(self, callback: dict[str, Any], inputs: list[dict[str, Any]]) -> CallbackResult:
         return self.finish(self._submit(callback, inputs))
@@ -633,41 +634,6 @@ def _result(response: Any) -> CallbackResult:
     return CallbackResult(response.status_code, payload.get("response", {}))
 
 
-def _inputs(callback: dict[str, Any], values: dict[Prop, Any]) -> list[dict[str, Any]]:
-    """A callback's inputs as the renderer sends them, each with its value in `values`."""
-    return [
-        {**dep, "value": values.get((dep["id"], dep["property"]))} for dep in callback["inputs"]
-    ]
-
-
-def _in_dependency_order(callbacks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # The renderer runs a callback only after every callback that writes one of its inputs.
-    writes = {id(cb): set(split_output(cb["output"])) for cb in callbacks}
-    ordered: list[dict[str, Any]] = []
-    waiting = list(callbacks)
-    while waiting:
-        ready = [
-            cb
-            for cb in waiting
-            if not any(
-                (dep["id"], dep["property"]) in writes[id(other)]
-                for other in waiting
-                if other is not cb
-                for dep in cb["inputs"]
-            )
-        ]
-        assert ready, "the callback graph has a cycle"
-        ordered += ready
-        waiting = [cb for cb in waiting if all(cb is not done for done in ready)]
-    return ordered
-
-
-def split_output(output: str) -> list[tuple[str, str]]:
-    # "id.prop" for one output, "..id1.prop1...id2.prop2.." for several.
-    parts = output.strip(".").split("...") if output.startswith("..") else [output]
-    return [(part.rsplit(".", 1)[0], part.rsplit(".", 1)[1]) for part in parts]
-
-
 def _output_ids(output: str) -> set[str]:
     return {component_id for component_id, _ in split_output(output)}
 
@@ -678,12 +644,6 @@ def has_content(result: CallbackResult, view_id: str) -> bool:
 
 
 # --- processes --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def run_python(code: str, *args: str, timeout: float = 60, **options: Any) -> Any:
@@ -701,75 +661,10 @@ def run_python(code: str, *args: str, timeout: float = 60, **options: Any) -> An
     )
 
 
-class RedisServer:
-    """A redis-server on 127.0.0.1 (a free port) that can be stopped and started again."""
-
-    def __init__(self, directory: Path) -> None:
-        executable = shutil.which("redis-server")
-        if executable is None:
-            pytest.fail("these tests need redis-server (apt-get install redis-server)")
-        self.executable = executable
-        self.directory = directory
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        directory.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host=HOST, port=self.port, socket_timeout=5, socket_connect_timeout=1)
-
-    def start(self) -> None:
-        assert self.process is None, "already running"
-        self.process = subprocess.Popen(
-            [
-                self.executable,
-                *("--port", str(self.port), "--bind", HOST),
-                *("--save", "", "--appendonly", "no"),
-                *("--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 15
-        while True:
-            assert self.process.poll() is None, "redis-server exited: " + self._log_tail()
-            try:
-                with self.client() as client:
-                    if client.ping():
-                        return
-            except redis.RedisError:
-                pass
-            assert time.monotonic() < deadline, "redis-server did not start: " + self._log_tail()
-            time.sleep(0.02)
-
-    def flush(self) -> None:
-        with self.client() as client:
-            client.flushall()
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        process, self.process = self.process, None
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def _log_tail(self) -> str:
-        log = self.directory / "redis.log"
-        return log.read_text(errors="replace")[-2000:] if log.exists() else ""
-
-
 @contextlib.contextmanager
 def running_redis(directory: Path) -> Iterator[RedisServer]:
     """A redis-server of its own for the length of a `with` block."""
-    server = RedisServer(directory)
+    server = RedisServer(directory, free_port())
     server.start()
     try:
         yield server

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import pytest
 import redis
 
+from dashsignal.testing.loading import split_output
 from dashsignal_cli.names import SIGNAL_ID
 from dashsignal_cli.spec import Spec
 from dashsignal_cli.specfile import parse_spec_text
@@ -274,12 +275,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
-
-
-def split_output(output: str) -> list[tuple[str, str]]:
-    # "id.prop" for one output, "..id1.prop1...id2.prop2.." for several.
-    parts = output.strip(".").split("...") if output.startswith("..") else [output]
-    return [(part.rsplit(".", 1)[0], part.rsplit(".", 1)[1]) for part in parts]
 
 
 def callback_body(callback: dict[str, Any], values: list[Any]) -> dict[str, Any]:
@@ -629,6 +624,10 @@ class RedisServer:
                 pass
             assert time.monotonic() < deadline, "redis-server did not start: " + self._log_tail()
             time.sleep(0.05)
+
+    def flush(self) -> None:
+        with self.client() as client:
+            client.flushall()
 
     def stop(self) -> None:
         if self.process is None:

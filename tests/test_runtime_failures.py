@@ -28,6 +28,7 @@ from runtime_helpers import (
     RedisServer,
     build_dashboard,
     dropping_listener,
+    free_port,
     nth_filters,
     redis_key,
     running_redis,
@@ -361,7 +362,7 @@ def test_a_computation_that_runs_half_the_worker_timeout_says_so_in_the_log(
 @pytest.fixture
 def stoppable_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A Redis of the test's own, that the test stops and starts again."""
-    server = RedisServer(tmp_path / "own-redis")
+    server = RedisServer(tmp_path / "own-redis", free_port())
     server.start()
     try:
         yield server

@@ -63,7 +63,7 @@ class DashEndpoint:
         self.signaling = signaling or signaling_of_server(client.application)
         response = client.get("/_dash-dependencies")
         assert response.status_code == 200, f"/_dash-dependencies answered {response.status}"
-        self.callbacks: list[dict[str, Any]] = _in_dependency_order(response.get_json())
+        self.callbacks: list[dict[str, Any]] = in_dependency_order(response.get_json())
         # What the page holds now: every property a callback reads, as last set.
         self.values: dict[Prop, Any] = {}
         # The renderer sends every callback request with the signed token of its page load;
@@ -106,7 +106,7 @@ class DashEndpoint:
     def fire(self, component_id: str, values: Mapping[Prop, Any]) -> CallbackResult:
         """Run the callback writing `component_id` once, with the given input values."""
         callback = self.callback_for(component_id)
-        return self._post(callback, _inputs(callback, values))
+        return self._post(callback, inputs_with_values(callback, values))
 
     def compute(self, filters: Mapping[str, Any]) -> CallbackResult:
         """Fire the compute callback with filter values keyed by filter id."""
@@ -121,7 +121,7 @@ class DashEndpoint:
     def start_compute(self, filters: Mapping[str, Any]) -> Pending:
         """Send the compute callback's request without waiting for a background job's answer."""
         callback = self.callback_for(self.signal_id)
-        return self._submit(callback, _inputs(callback, self.filter_props(filters)))
+        return self._submit(callback, inputs_with_values(callback, self.filter_props(filters)))
 
     def finish(self, pending: Pending) -> CallbackResult:
         """The answer of a request: at once, or by polling its background job as the renderer
@@ -148,7 +148,7 @@ class DashEndpoint:
             inputs = [(dep["id"], dep["property"]) for dep in callback["inputs"]]
             if not dirty.intersection(inputs):
                 continue
-            result = self._post(callback, _inputs(callback, self.values))
+            result = self._post(callback, inputs_with_values(callback, self.values))
             results[split_output(callback["output"])[0][0]] = result
             for component_id, props in result.outputs.items():
                 for prop, value in props.items():
@@ -206,14 +206,16 @@ def _result(response: Any) -> CallbackResult:
     return CallbackResult(response.status_code, outputs)
 
 
-def _inputs(callback: dict[str, Any], values: Mapping[Prop, Any]) -> list[dict[str, Any]]:
+def inputs_with_values(
+    callback: dict[str, Any], values: Mapping[Prop, Any]
+) -> list[dict[str, Any]]:
     """A callback's inputs as the renderer sends them, each with its value in `values`."""
     return [
         {**dep, "value": values.get((dep["id"], dep["property"]))} for dep in callback["inputs"]
     ]
 
 
-def _in_dependency_order(callbacks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def in_dependency_order(callbacks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # The renderer runs a callback only after every callback that writes one of its inputs.
     writes = {id(cb): set(split_output(cb["output"])) for cb in callbacks}
     ordered: list[dict[str, Any]] = []
