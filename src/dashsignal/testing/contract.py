@@ -117,21 +117,14 @@ class SignalingContract:
             assert results[view_id].status == 200, view_id
             assert _has_content(results[view_id], view_id), view_id
 
-    def expected_inputs(self, view_id: str) -> set[Prop]:
+    def expected_inputs(self, view_id: str, endpoint: DashEndpoint) -> set[Prop]:
+        """What a view's callback must be triggered by, given where its data comes from."""
         source = self.VIEWS[view_id]
         if source == "live":
-            interval = next(
-                (d["id"], d["property"])
-                for d in self._inputs_of_live(view_id)
-                if d["property"] == "n_intervals"
-            )
-            return self.filter_props | {interval}
+            return self.filter_props | {(interval_of(endpoint, view_id), "n_intervals")}
         if self.signals and source != "own":
             return {(self.signals[source], "data")}
         return self.filter_props
-
-    def _inputs_of_live(self, view_id: str) -> list[dict[str, Any]]:
-        return list(self._endpoint.callback_for(view_id)["inputs"])
 
     def require_a_shared_cache(self) -> None:
         """Skip a test of the shared cache when the environment switched caching off."""
@@ -141,8 +134,6 @@ class SignalingContract:
     # --- the tests ------------------------------------------------------------------------------
 
     def test_callback_graph_matches_the_spec(self, endpoint: DashEndpoint) -> None:
-        self._endpoint = endpoint
-
         def inputs_of(component_id: str) -> set[Prop]:
             callback = endpoint.callback_for(component_id)
             return {(d["id"], d["property"]) for d in callback["inputs"]}
@@ -153,7 +144,7 @@ class SignalingContract:
                 source = self.computations[stage].source
                 assert inputs_of(self.signals[stage]) == {(self.signals[source], "data")}
         for view_id in self.VIEWS:
-            assert inputs_of(view_id) == self.expected_inputs(view_id), view_id
+            assert inputs_of(view_id) == self.expected_inputs(view_id, endpoint), view_id
         steps = 1 + len(self.stages) if self.signals else 0
         assert len(endpoint.callbacks) == steps + len(self.VIEWS)
 
@@ -323,13 +314,8 @@ class LiveViewsContract(SignalingContract):
         self.run_change(endpoint, self.filters.defaults())
         before = computations.counts()
         for view_id in self.live_views:
-            (interval_id, _), *_ = (
-                (d["id"], d["property"])
-                for d in endpoint.callback_for(view_id)["inputs"]
-                if d["property"] == "n_intervals"
-            )
             for _ in range(3):
-                results = endpoint.tick(interval_id)
+                results = endpoint.tick(interval_of(endpoint, view_id))
                 assert set(results) == {view_id}
                 assert results[view_id].status == 200
                 assert _has_content(results[view_id], view_id)
@@ -338,6 +324,15 @@ class LiveViewsContract(SignalingContract):
             assert after[view_id] == before[view_id] + 3, "a live view fetches on every tick"
         cached = [name for name, c in self.computations.items() if not c.live]
         assert {n: after[n] for n in cached} == {n: before[n] for n in cached}
+
+
+def interval_of(endpoint: DashEndpoint, view_id: str) -> str:
+    """The one dcc.Interval whose ticks trigger a live view's callback."""
+    intervals = [
+        d["id"] for d in endpoint.callback_for(view_id)["inputs"] if d["property"] == "n_intervals"
+    ]
+    assert len(intervals) == 1, f"{view_id}: expected one interval among its inputs: {intervals}"
+    return str(intervals[0])
 
 
 def runs_per_change(signaling: Signaling, views: Mapping[str, str]) -> Counter[str]:
