@@ -3,16 +3,68 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import subprocess
 import sys
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
 
-def run_cli(*args: str, cwd: Path, columns: str = "200") -> subprocess.CompletedProcess[str]:
-    """`python -m dashsignal_cli ARGS` in `cwd`, stdin not a terminal, output captured."""
+from dashsignal_cli.cli import main
+from dashsignal_cli.commands import console
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one `dashsignal` command did: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path, columns: str = "200") -> CliResult:
+    """`dashsignal ARGS` run in this process, in `cwd`: stdin not a terminal, no colour,
+    output captured. The same entry point as the console script (`dashsignal_cli.cli.main`),
+    so errors become one line and an exit code exactly as there; a run takes milliseconds
+    where a fresh interpreter takes half a second. An exception main() does not turn into a
+    message propagates and fails the test with its traceback.
+    """
+    env = {"NO_COLOR": "1", "COLUMNS": columns, "FORCE_COLOR": None, "TERM": "dumb"}
+    # The CLI's consoles are made once per process and keep the width and streams they saw.
+    console.out.cache_clear()
+    console.err.cache_clear()
+    returncode = 0
+    with contextlib.chdir(cwd), CliRunner().isolation(env=env) as (stdout, stderr, _):
+        try:
+            main(list(args))
+        except SystemExit as stop:
+            returncode = _exit_status(stop.code)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            console.out.cache_clear()
+            console.err.cache_clear()
+        out, err = stdout.getvalue(), stderr.getvalue()
+    return CliResult(returncode, out.decode("utf-8"), err.decode("utf-8"))
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def run_cli_process(*args: str, cwd: Path, columns: str = "200") -> CliResult:
+    """`python -m dashsignal_cli ARGS` in a fresh interpreter in `cwd`, stdin not a terminal:
+    for what only a real process shows (the console script's exit status, signals)."""
     env = {
         **os.environ,
         "NO_COLOR": "1",
@@ -21,7 +73,7 @@ def run_cli(*args: str, cwd: Path, columns: str = "200") -> subprocess.Completed
         "PYTHONIOENCODING": "utf-8",
     }
     env.pop("FORCE_COLOR", None)
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "dashsignal_cli", *args],
         cwd=cwd,
         stdin=subprocess.DEVNULL,
@@ -32,6 +84,7 @@ def run_cli(*args: str, cwd: Path, columns: str = "200") -> subprocess.Completed
         timeout=120,
         check=False,
     )
+    return CliResult(result.returncode, result.stdout, result.stderr)
 
 
 def tree_snapshot(root: Path) -> dict[str, bytes | None]:
@@ -42,7 +95,7 @@ def tree_snapshot(root: Path) -> dict[str, bytes | None]:
     }
 
 
-def assert_clean_error(result: subprocess.CompletedProcess[str]) -> str:
+def assert_clean_error(result: CliResult) -> str:
     """A failure reported as `error: ...` plus at most a hint line; return the error line."""
     assert result.returncode != 0, result.stdout
     assert "Traceback" not in result.stderr, result.stderr

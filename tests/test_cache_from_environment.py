@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from runtime_helpers import running_redis
 
 from project_helpers import generate, make_spec
+from runtime_helpers import running_redis
 
 pytestmark = pytest.mark.e2e
 

@@ -11,6 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from dashsignal import QUERY
+from dashsignal.background import JobSlots, diskcache_manager, max_job_processes
+
 from runtime_helpers import (
     QUERY_READERS,
     SIGNAL_ID,
@@ -25,9 +29,6 @@ from runtime_helpers import (
     running_redis,
     settings_for,
 )
-
-from dashsignal import QUERY
-from dashsignal.background import JobSlots, diskcache_manager, max_job_processes
 
 # Slow (job processes and a Celery worker): `pytest -m "not e2e"` leaves them out.
 pytestmark = pytest.mark.e2e

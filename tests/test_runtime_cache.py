@@ -12,6 +12,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
+from dashsignal import QUERY
+from dashsignal.cache import MEMO_ENTRIES, MEMO_SECONDS, PARQUET_MAGIC, PICKLE_MAGIC, _Memo
+
 from runtime_helpers import (
     CACHING,
     Dashboard,
@@ -21,9 +25,6 @@ from runtime_helpers import (
     redis_key,
     running_redis,
 )
-
-from dashsignal import QUERY
-from dashsignal.cache import MEMO_ENTRIES, MEMO_SECONDS, PARQUET_MAGIC, PICKLE_MAGIC, _Memo
 
 
 @pytest.fixture(scope="module")

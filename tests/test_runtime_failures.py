@@ -16,6 +16,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
+from dashsignal import QUERY, StillComputing, TooManyComputations
+from dashsignal import cache as runtime_cache
+from dashsignal.cache import _Admissions
+
 from runtime_helpers import (
     BACKENDS,
     CACHING,
@@ -33,10 +38,6 @@ from runtime_helpers import (
     redis_key,
     running_redis,
 )
-
-from dashsignal import QUERY, StillComputing, TooManyComputations
-from dashsignal import cache as runtime_cache
-from dashsignal.cache import _Admissions
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 from dash import Input
+
+from dashsignal import QUERY, Computation, Computations, Filter, Filters, InvalidFilters
+from dashsignal.cache import DataCache
+
 from runtime_helpers import (
     BACKENDS,
     FILTERS,
@@ -25,9 +29,6 @@ from runtime_helpers import (
     settings_for,
     user_modules,
 )
-
-from dashsignal import QUERY, Computation, Computations, Filter, Filters, InvalidFilters
-from dashsignal.cache import DataCache
 
 
 def _bad_values(spec: Filter) -> list[Any]:

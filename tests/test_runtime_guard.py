@@ -13,6 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import MultiDict
+
+from dashsignal import background
+from dashsignal.background import JobSlots
+from dashsignal.guard import MAX_DEPTH, MAX_HANDLES, request_problem
+
 from runtime_helpers import (
     BACKENDS,
     CALLBACK,
@@ -29,11 +35,6 @@ from runtime_helpers import (
     filter_props,
     running_redis,
 )
-from werkzeug.datastructures import MultiDict
-
-from dashsignal import background
-from dashsignal.background import JobSlots
-from dashsignal.guard import MAX_DEPTH, MAX_HANDLES, request_problem
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 import redis
-from runtime_helpers import RedisServer, build_dashboard, nth_filters, run_python, running_redis
 
 from dashsignal import QUERY, locks
 from dashsignal.locks import FileLocks, LockStore, NoLocks, RedisLocks, ThreadLocks
+
+from runtime_helpers import RedisServer, build_dashboard, nth_filters, run_python, running_redis
 
 # Run in a process of its own: take the lock of a key, print our pid, and die by SIGKILL while
 # holding it. With "fork", first fork a child that outlives us (as a background job can) and

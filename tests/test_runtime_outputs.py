@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pandas as pd
 from plotly.graph_objects import Figure
-from runtime_helpers import FILTERS, SIGNALS
 
 from dashsignal.layout import FILTERS_SWITCH_ID, graph_card, indicator_card, page, table_card
 from dashsignal.outputs import (
@@ -22,6 +21,8 @@ from dashsignal.outputs import (
     show_indicator,
     table_payload,
 )
+
+from runtime_helpers import FILTERS, SIGNALS
 
 
 def test_a_frame_becomes_plain_json_rows_with_whole_days_as_dates() -> None:

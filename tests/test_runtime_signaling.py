@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 from dash.exceptions import PreventUpdate
+
+from dashsignal import QUERY, CacheSettings, Signaling
+from dashsignal.settings import InvalidSettings
+
 from runtime_helpers import (
     BACKENDS,
     CACHING,
@@ -34,9 +38,6 @@ from runtime_helpers import (
     running_redis,
     user_modules,
 )
-
-from dashsignal import QUERY, CacheSettings, Signaling
-from dashsignal.settings import InvalidSettings
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ are imported inside the commands, so `dashsignal --help` starts fast.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -93,10 +94,10 @@ app.command(name="check", cls=_Command, epilog=check.EPILOG)(check.check)
 app.command(name="graph", cls=_Command, epilog=graph.EPILOG)(graph.graph)
 
 
-def main() -> None:
-    """Console-script entry point."""
+def main(args: Sequence[str] | None = None) -> None:
+    """Console-script entry point; `args` defaults to the command line (tests pass their own)."""
     try:
-        app(prog_name="dashsignal")
+        app(args=args, prog_name="dashsignal")
     except DashsignalError as error:
         report_error(error)
         raise SystemExit(error.exit_code) from None
