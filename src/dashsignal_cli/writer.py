@@ -414,8 +414,11 @@ def _same_file(one: Path, other: Path) -> bool:
 
 
 def _remove(root: Path, journal_file: Path, journal: Journal, *, rolled_back: bool) -> None:
-    """Delete a finished journal; after a roll-back, .dashsignal/ too if the write created it."""
-    with contextlib.suppress(FileNotFoundError):
+    """Delete a finished journal; after a roll-back, .dashsignal/ too if the write created it.
+
+    A journal that cannot be deleted is harmless: the next command finds its work done.
+    """
+    with contextlib.suppress(OSError):
         journal_file.unlink()
     if rolled_back and MANIFEST_DIR in journal.made_dirs:
         _remove_dir(root / MANIFEST_DIR)
