@@ -1,7 +1,8 @@
 """End to end in a real browser: generated projects pass their own tests/test_browser.py, whose
-tests are dashsignal.testing.browser_contract's: it loads the dashboard in headless Chrome (Dash's
-dash_duo), checks that every view is drawn, changes each filter through the page, asserting that
-every view is redrawn from one query, and checks the page's layout at desktop and phone width.
+tests are dashsignal.testing.browser_contract's: it loads the dashboard in headless Chrome (one
+browser for the run, a fresh page for each test), checks that every view is drawn, changes each
+filter through the page, asserting that every view is redrawn from one query, and checks the
+page's layout at desktop and phone width.
 The demo's run takes the README's screenshots: `DASHSIGNAL_REFRESH_DOCS=1 pytest
 tests/test_browser.py` writes them into docs/.
 

@@ -14,8 +14,9 @@ imports nothing heavy until a fixture is used: a project's tests get
   any process), with the demo delays off; `query_calls`: the filters of each query run;
   `query_log`: the file they are recorded in; `counted_functions`: what is counted (override it
   to count more, a live view's fetch say);
-- `page`: the app open in Chrome through dash[testing]'s `dash_duo`, every view drawn (a
-  `Page`), and `change_filter`, which changes a filter the way a user does;
+- `page`: the app open in Chrome, every view drawn (a `Page`), in one browser and server for the
+  session (`dashsignal_browser`, dash[testing]'s `DashComposite`), and `change_filter`, which
+  changes a filter the way a user does;
 - `redis_url`: REDIS_URL, or a throwaway redis-server;
 - Chrome's options for dash[testing] (the `pytest_setup_options` hook).
 """
@@ -30,7 +31,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -57,6 +58,7 @@ __all__ = [
     "computations",
     "counted_functions",
     "dash_app",
+    "dashsignal_browser",
     "dashsignal_celery_worker",
     "endpoint",
     "filter_props",
@@ -276,29 +278,66 @@ def dashsignal_celery_worker(
 # --- the browser ---------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def dashsignal_browser(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dash_app: Dash
+) -> Iterator[Any]:
+    """Chrome and the app's server (dash[testing]'s `DashComposite` over a `ThreadedRunner`,
+    what `dash_duo` is made of), started once for the session: each `page` opens the app anew
+    in them. Starting Chrome and the server for every test cost about 3 s a test."""
+    if shutil.which("chromedriver") is None:
+        pytest.skip("no chromedriver on PATH: install Chrome or Chromium and its chromedriver")
+    from dash.testing.application_runners import ThreadedRunner
+    from dash.testing.composite import DashComposite
+
+    from dashsignal.testing.services import free_port
+
+    option = request.config.getoption
+    # dash.testing carries no annotations: its classes are called as Any.
+    with (
+        cast(Any, ThreadedRunner)() as server,
+        cast(Any, DashComposite)(
+            server=server,
+            browser=option("webdriver"),
+            remote=option("remote"),
+            remote_url=option("remote_url"),
+            headless=option("headless"),
+            options=request.config.hook.pytest_setup_options(),
+            download_path=str(tmp_path_factory.mktemp("download")),
+            percy_assets_root=option("percy_assets"),
+            percy_finalize=option("nopercyfinalize"),
+            pause=option("pause"),
+        ) as duo,
+    ):
+        duo.start_server(dash_app, navigate=False, port=free_port())
+        yield duo
+
+
 @pytest.fixture
 def page(
-    request: pytest.FixtureRequest,
+    dashsignal_browser: Any,
     dash_app: Dash,
     signaling: Signaling,
     views: dict[str, str],
     computations: ComputationLog,
-) -> Page:
-    """The real app on an empty cache, open in Chrome (dash[testing]'s `dash_duo`; skipped
-    without a chromedriver on PATH), every view drawn from the default filters."""
-    if shutil.which("chromedriver") is None:
-        pytest.skip("no chromedriver on PATH: install Chrome or Chromium and its chromedriver")
+) -> Iterator[Page]:
+    """The real app on an empty cache, open in Chrome (skipped without a chromedriver on PATH),
+    every view drawn from the default filters. The browser is the session's; the page is new."""
     from dashsignal.testing.browser import VIEWPORT, Page
-    from dashsignal.testing.services import free_port
 
-    duo = request.getfixturevalue("dash_duo")
+    duo = dashsignal_browser
     with dash_app.server.app_context():
         signaling.data.clear()
     opened = Page(duo, signaling, views)
     opened.use_viewport(*VIEWPORT)
-    duo.start_server(dash_app, port=free_port())
+    duo.reset_log_timestamp()  # console errors of earlier tests are theirs
+    duo.server_url = duo.server.url  # navigates, and waits for the renderer
     opened.wait_until_drawn()
-    return opened
+    yield opened
+    # Leave nothing running into the next test's counts: let the page settle, then close it.
+    with contextlib.suppress(Exception):
+        opened.wait(opened.idle, "the page did not settle")
+    duo.driver.get("about:blank")
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -1,7 +1,7 @@
 """The dashboard in Chrome, driven as a user drives it: read through the Dash renderer and the
 DOM, its filters changed with the mouse or the keyboard.
 
-Imported by the `page` fixture only: it needs dash[testing] (selenium and Dash's `dash_duo`).
+Imported by the `page` fixture only: it needs dash[testing] (selenium, Dash's browser runner).
 """
 
 from __future__ import annotations
@@ -121,8 +121,8 @@ POPUP_OPEN_JS = "return document.querySelector('[data-radix-popper-content-wrapp
 
 class Page:
     """The dashboard open in Chrome, read through the Dash renderer and the DOM. `duo` is
-    dash[testing]'s `dash_duo`, `views` the page's views by id with their kind (graph, table
-    or indicator)."""
+    dash[testing]'s `DashComposite` (what `dash_duo` is), `views` the page's views by id with
+    their kind (graph, table or indicator)."""
 
     def __init__(self, duo: Any, signaling: Signaling, views: Mapping[str, str]) -> None:
         self.duo = duo
