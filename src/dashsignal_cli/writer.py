@@ -137,7 +137,10 @@ def check_plan_inside(root: Path, plan: Plan) -> None:
 
 def check_inside(root: Path, paths: list[str]) -> None:
     """Refuse, before anything is written, a path that leads outside the project via a link."""
-    outside = links_outside(root, paths)
+    try:
+        outside = links_outside(root, paths)
+    except OSError as error:  # a name too long to look at: it could not be written either
+        raise _write_error(root, error, []) from None
     if outside:
         path, why = next(iter(outside.items()))
         more = f" (and {len(outside) - 1} more path(s))" if len(outside) > 1 else ""
