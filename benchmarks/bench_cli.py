@@ -11,6 +11,14 @@ minimum wall time in milliseconds:
 * a plain-Python baseline that writes the very same files (read once from a generated project,
   hidden ones included, into a JSON file) with pathlib: the gap to `new` is the cost of the
   imports, rendering and validation.
+* the floor of `new`: a Typer app whose one command declares the very parameters of
+  `dashsignal new` (its signature copied from src/dashsignal_cli/commands/new.py, so it follows
+  every change) and whose body writes those same files from the JSON file. It pays what Typer
+  itself costs for such a command (parsing, and Typer 0.29's pydantic coercion of each value)
+  and nothing of ours: no Jinja, no spec, no rendering, no report.
+
+`new` and its floor then run in turn, pair by pair, and the table ends with the median of the
+ratios `new` / floor (pairing keeps the ratio meaningful when the machine's speed drifts).
 
 It then runs `python -X importtime -m dashsignal_cli --help` once and lists which heavy modules
 (jinja2, tomlkit, dash, pandas) `--help` imports; there should be none.
@@ -23,6 +31,8 @@ Nothing is asserted on the times. Run it from the repository root:
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -66,6 +76,55 @@ for relative, text in files.items():
 CLI = [sys.executable, "-m", "dashsignal_cli"]
 
 
+FLOOR_HEAD = """\
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+FILES = {files!r}
+
+app = typer.Typer()
+
+
+@app.callback()
+def _root() -> None:
+    \"\"\"The root group, as dashsignal has one: the command is `floor.py new ...`.\"\"\"
+
+
+"""
+
+FLOOR_BODY = """\
+files = json.loads(Path(FILES).read_text(encoding="utf-8"))
+for relative, text in files.items():
+    path = directory / name / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+"""
+
+FLOOR_TAIL = """\
+
+
+app.command(name="new")(new)
+
+if __name__ == "__main__":
+    app()
+"""
+
+
+def floor_script(files_json: Path) -> str:
+    """A Typer app with `dashsignal new`'s own parameters whose body writes `files_json`'s files."""
+    # Found, not imported: `new` is read from the installed (or editable) package's own source.
+    found = importlib.util.find_spec("dashsignal_cli.commands.new")
+    assert found is not None and found.origin is not None
+    tree = ast.parse(Path(found.origin).read_text(encoding="utf-8"))
+    command = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "new")
+    command.body = ast.parse(FLOOR_BODY).body
+    command.decorator_list = []
+    return FLOOR_HEAD.format(files=str(files_json)) + ast.unparse(command) + FLOOR_TAIL
+
+
 def run(command: list[str]) -> float:
     """Run `command` to completion and return its wall time in milliseconds."""
     start = time.perf_counter()
@@ -80,6 +139,17 @@ def measure(runs: int, make_command: Callable[[Path], list[str]]) -> tuple[float
         with tempfile.TemporaryDirectory() as tmp:
             times.append(run(make_command(Path(tmp))))
     return statistics.median(times), min(times)
+
+
+def paired_ratios(
+    runs: int, first: Callable[[Path], list[str]], second: Callable[[Path], list[str]]
+) -> list[float]:
+    """Run `first` and `second` in turn `runs` times each; return each pair's time ratio."""
+    ratios: list[float] = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+            ratios.append(run(first(Path(a))) / run(second(Path(b))))
+    return ratios
 
 
 def snapshot_project(tmp: Path) -> dict[str, str]:
@@ -131,15 +201,27 @@ def main() -> None:
         files = snapshot_project(snapshot_dir)
         files_json = work / "files.json"
         files_json.write_text(json.dumps(files), encoding="utf-8")
+        # The floor writes the project's own files into DIR/NAME, as `new` does.
+        project_json = work / "project.json"
+        project_json.write_text(
+            json.dumps({path.removeprefix("demo/"): text for path, text in files.items()}),
+            encoding="utf-8",
+        )
+        floor = work / "floor_new.py"
+        floor.write_text(floor_script(project_json), encoding="utf-8")
+
+        def new_demo(tmp: Path) -> list[str]:
+            return [*CLI, "new", "demo", "--yes", "-C", str(tmp)]
+
+        def floor_demo(tmp: Path) -> list[str]:
+            return [sys.executable, str(floor), "new", "demo", "--yes", "-C", str(tmp)]
 
         cases: list[tuple[str, Callable[[Path], list[str]]]] = [
             ("python -c pass", lambda _: [sys.executable, "-c", "pass"]),
             ("minimal Typer app --help", lambda _: [sys.executable, str(typer_app), "--help"]),
             ("dashsignal --help", lambda _: [*CLI, "--help"]),
-            (
-                "dashsignal new demo --yes",
-                lambda tmp: [*CLI, "new", "demo", "--yes", "-C", str(tmp)],
-            ),
+            ("dashsignal new demo --yes", new_demo),
+            ("floor: Typer `new` writing the same files", floor_demo),
             (
                 f"baseline: write {len(files)} files",
                 lambda tmp: [sys.executable, str(writer), str(files_json), str(tmp)],
@@ -147,6 +229,7 @@ def main() -> None:
         ]
         for label, make_command in cases:
             rows.append((label, *measure(runs, make_command)))
+        ratios = paired_ratios(runs, new_demo, floor_demo)
 
     width = max(len("what"), *(len(label) for label, _, _ in rows))
     print(f"{runs} runs each, {sys.executable} (Python {sys.version.split()[0]})")
@@ -154,6 +237,10 @@ def main() -> None:
     print(f"{'-' * width}  {'-' * 9}  {'-' * 9}")
     for label, median_ms, min_ms in rows:
         print(f"{label:<{width}}  {median_ms:>9.1f}  {min_ms:>9.1f}")
+    print(
+        f"new / floor, pair by pair: median {statistics.median(ratios):.2f}, "
+        f"min {min(ratios):.2f}, max {max(ratios):.2f}"
+    )
 
     heavy = sorted({name for name, _ in imported_modules() if name.split(".")[0] in HEAVY_MODULES})
     print(f"heavy modules imported by --help: {', '.join(heavy) if heavy else 'none'}")
