@@ -10,7 +10,7 @@ from typing import Any
 
 from dashsignal.compat import series_of
 from dashsignal_cli import __version__
-from dashsignal_cli.kinds import VIEW_KINDS
+from dashsignal_cli.kinds import VIEW_KINDS, ViewKind
 from dashsignal_cli.names import (
     COMPUTE_CALLBACK,
     RUNNING_ID,
@@ -22,6 +22,7 @@ from dashsignal_cli.names import (
 )
 from dashsignal_cli.spec import QUERY, FilterSpec, Spec, StageSpec, ViewSpec, humanize
 from dashsignal_cli.specfile import SPEC_FILENAME, dump_spec
+from dashsignal_cli.templating import python_literal
 
 __all__ = [
     "GeneratedFile",
@@ -110,11 +111,11 @@ def render(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, Generate
             env.get_template(f"{path}.jinja").render(context), Owner.MANAGED
         )
     for view in context["views"]:
-        text = env.get_template(VIEW_KINDS[view["kind"]].template).render(context, view=view)
-        files[f"views/{view['id']}.py"] = GeneratedFile(text, Owner.USER)
+        text = env.get_template(VIEW_KINDS[view.kind].template).render(context, view=view)
+        files[f"views/{view.id}.py"] = GeneratedFile(text, Owner.USER)
     for stage in context["stages"]:
         text = env.get_template("stages/stage.py.jinja").render(context, stage=stage)
-        files[f"stages/{stage['id']}.py"] = GeneratedFile(text, Owner.USER)
+        files[f"stages/{stage.id}.py"] = GeneratedFile(text, Owner.USER)
     return dict(sorted(files.items()))
 
 
@@ -156,8 +157,6 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
     indicators = [v for v in spec.views if v.kind == "indicator"]
     # Axis titles: a filter's label for its column, else the column's name made readable.
     titles = {f.id: f.label for f in spec.filters}
-    view_kinds = {v.kind for v in spec.views}
-    helper_of_kind = {"indicator": "EMPTY_TEXT", "graph": "empty_figure", "table": "table_payload"}
     views = [
         _view_context(
             v,
@@ -173,58 +172,29 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
     stages = [_stage_context(s, views) for s in spec.ordered_stages()]
     signalled = spec.app.pattern == "signal"
     consumers = [_consumer_context(v, signalled) for v in spec.views]
-    used = [VIEW_KINDS[kind] for kind in VIEW_KINDS if kind in view_kinds]
-    live = any(v.is_live for v in spec.views)
-    ids_in_callbacks = {
-        "INTERVALS": live,
-        "RUNNING_ID": spec.app.background,
-        "SIGNAL_ID": signalled,
-        "SIGNALS": any(c["reads"] == "signal" and c["source"] != QUERY for c in consumers)
-        or (signalled and bool(spec.stages)),
-    }
+    filters = [_filter_context(f) for f in spec.filters]
+    live_views = [v for v in views if v.is_live]
     return {
         "runtime_series": RUNTIME_SERIES,
         "next_series": _NEXT_SERIES,
-        "view_kind_of": VIEW_KINDS,
-        "view_groups": [
-            (kind, VIEW_KINDS[kind].group) for kind in VIEW_KINDS if kind in view_kinds
-        ],
-        "card_builders": sorted([k.card for k in used] + ["page"]),
-        "consumers": consumers,
-        "dash_names": ["Dash", "Input", "Output"]
-        if live or any(c["reads"] == "signal" for c in consumers) or (signalled and spec.stages)
-        else ["Dash", "Output"],
-        "output_names": (["TablePayload"] if "table" in view_kinds else [])
-        + sorted({name for k in used for name in (k.shows, k.failed)}),
-        "uses_query_name": any(c["computation"] == "QUERY" for c in consumers) or signalled,
-        "callback_id_names": [name for name, wanted in ids_in_callbacks.items() if wanted],
-        "id_names": [
-            name
-            for name, wanted in (
-                ("INTERVALS", live),
-                ("RUNNING_ID", spec.app.background),
-                ("SIGNALS", signalled),
-            )
-            if wanted
-        ],
-        "view_kinds": sorted(view_kinds),
-        # What signaling/outputs.py provides that these views use, in import order: the layout
-        # shows every view empty at first; callbacks only those that can wait for a signal.
-        "output_helpers": [h for k, h in helper_of_kind.items() if k in view_kinds],
-        "callback_helpers": _callback_helpers(spec),
+        "callbacks": _callbacks_module(spec, consumers),
+        "layout": _layout_module(spec, views, demo["amount"]),
         "app": spec.app,
-        "signal_pattern": spec.app.pattern == "signal",
+        "signal_pattern": signalled,
         "cache": spec.cache,
         "signal_id": SIGNAL_ID,
         "running_id": RUNNING_ID,
         "compute_callback": COMPUTE_CALLBACK,
         "spec_version": spec_version(spec),
-        "filters": [_filter_context(f) for f in spec.filters],
+        "filters": filters,
         "views": views,
-        "cached_views": [v for v in views if v["reads_cache"]],
-        "own_views": [v for v in views if v["is_own"]],
-        "live_views": [v for v in views if v["is_live"]],
+        # The views that compute their own data (own or live), in spec order and by module name.
+        "computed_views": [v for v in views if not v.reads_cache],
+        "own_views": [v for v in views if v.is_own],
+        "live_views": live_views,
         "stages": stages,
+        "contracts": _contracts(spec),
+        "browser": _browser_test(views, filters, demo["amount"]),
         # The grouping keys of the demo stages: every view template still finds its columns.
         "demo_keys": [time_column, *categories],
         "demo": demo,
@@ -232,76 +202,328 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _callback_helpers(spec: Spec) -> list[str]:
-    """What signaling/callbacks.py imports from signaling/outputs.py, sorted as isort does."""
-    signalled = {v.kind for v in spec.views if v.reads_cache and spec.app.pattern == "signal"}
-    tables = any(v.kind == "table" for v in spec.views)
-    kinds = {v.kind for v in spec.views}
-    wanted = {
-        "EMPTY_TEXT": "indicator" in signalled,
-        "TablePayload": tables,
-        "empty_figure": "graph" in signalled,
-        "failed_figure": "graph" in kinds,
-        "failed_table": tables,
-        "failed_text": "indicator" in kinds,
-        "failure_message": True,
-        "table_payload": tables,
-    }
-    return [name for name, used in wanted.items() if used]
+# --- signaling/callbacks.py ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    """What fires a view's consumer callback, and how the callback reads the view's frame."""
+
+    # The callback's parameters.
+    parameters: str
+    # The Signaling method that reads the frame, and the parameter it reads it for.
+    reads: str
+    argument: str
+    # How the callback's docstring ends.
+    when: str
+
+
+# A cached view under the signal pattern waits for its source's signal; a live view runs on
+# every tick of its interval; any other view is fired by the filters themselves.
+_SIGNAL = _Trigger("signal: Any", "result_for", "signal", "when its data changes")
+_LIVE = _Trigger(
+    "filters: dict[str, Any], tick: Any", "fresh", "filters", "on every tick, with fresh data"
+)
+_FILTERS = _Trigger("filters: dict[str, Any]", "cached_result", "filters", "when its data changes")
+
+
+@dataclass(frozen=True)
+class _Consumer:
+    """A view's consumer callback, and how register_callbacks wires it."""
+
+    view: str
+    kind_name: str
+    kind: ViewKind
+    callback: str
+    trigger: _Trigger
+    # Python source: the name the computation is read by (QUERY, or a literal of its id).
+    computation: str
+    # Python source: the lines that give app.callback its inputs, after the outputs.
+    inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _CallbacksModule:
+    """What signaling/callbacks.py imports and defines beside the compute and stage callbacks."""
+
+    # Its import statements, sorted as isort does, "" between sections.
+    imports: tuple[str, ...]
+    consumers: tuple[_Consumer, ...]
+
+
+# The module each view kind's callback annotation is imported from (see ViewKind.returns).
+_RETURNS_FROM = {
+    "indicator": ("dash.development.base_component", "Component"),
+    "graph": ("plotly.graph_objects", "Figure"),
+    "table": ("dashsignal.outputs", "TablePayload"),
+}
+# Imports are wrapped, as ruff formats them, past this length.
+_LINE_LENGTH = 88
 
 
 def _signal_ref(source: str) -> str:
-    """How the wiring names the store that signals `source`: see signaling/ids.py."""
-    return "SIGNAL_ID" if source == QUERY else f"SIGNALS[{json.dumps(source)}]"
+    """Python source for the store that signals `source`: see signaling/ids.py."""
+    return "SIGNAL_ID" if source == QUERY else f"SIGNALS[{python_literal(source)}]"
 
 
-def _consumer_context(view: ViewSpec, signalled: bool) -> dict[str, Any]:
-    """What a view's consumer callback reads: a signal, the filters, or (live) fresh data."""
+def _consumer_context(view: ViewSpec, signalled: bool) -> _Consumer:
+    """A view's consumer callback: it reads a signal, the filters, or (live) fresh data."""
+    literal = python_literal(view.id)
     if view.is_live:
-        reads = "live"
+        trigger = _LIVE
+        inputs: tuple[str, ...] = (
+            "inputs={",
+            '    "filters": FILTERS.inputs(),',
+            f'    "tick": Input(INTERVALS[{literal}][0], "n_intervals"),',
+            "},",
+        )
     elif view.reads_cache and signalled:
-        reads = "signal"
+        trigger = _SIGNAL
+        inputs = (f'Input({_signal_ref(view.source)}, "data"),',)
     else:
-        reads = "filters"
+        trigger = _FILTERS
+        inputs = ('inputs={"filters": FILTERS.inputs()},',)
     name = view.source if view.reads_cache else view.id
-    return {
-        "id": view.id,
-        "kind": view.kind,
-        "callback": update_callback(view.id),
-        "reads": reads,
-        "source": view.source,
-        "computation": "QUERY" if name == QUERY else json.dumps(name, ensure_ascii=False),
-        "signal_ref": _signal_ref(view.source) if reads == "signal" else None,
+    return _Consumer(
+        view=view.id,
+        kind_name=view.kind,
+        kind=VIEW_KINDS[view.kind],
+        callback=update_callback(view.id),
+        trigger=trigger,
+        computation="QUERY" if name == QUERY else python_literal(name),
+        inputs=inputs,
+    )
+
+
+def _callbacks_module(spec: Spec, consumers: list[_Consumer]) -> _CallbacksModule:
+    signalled = spec.app.pattern == "signal"
+    kinds = {c.kind_name for c in consumers}
+    used = [VIEW_KINDS[kind] for kind in VIEW_KINDS if kind in kinds]
+    triggers = {c.trigger for c in consumers}
+    live = _LIVE in triggers
+    ids = {
+        "INTERVALS": live,
+        "RUNNING_ID": spec.app.background,
+        "SIGNAL_ID": signalled,
+        "SIGNALS": any(c.trigger is _SIGNAL and c.computation != "QUERY" for c in consumers)
+        or (signalled and bool(spec.stages)),
     }
+    wired = live or _SIGNAL in triggers or (signalled and bool(spec.stages))
+    outputs = ["TablePayload"] if "table" in kinds else []
+    outputs += sorted({name for k in used for name in (k.shows, k.failed)})
+    queried = signalled or any(c.computation == "QUERY" for c in consumers)
+    returns = {kind: _import_from(*_RETURNS_FROM[kind]) for kind in ("indicator", "graph")}
+    id_names = [name for name, wanted in ids.items() if wanted]
+    imports = (
+        "from typing import Any",
+        "",
+        _import_from("dash", ["Dash", "Input", "Output"] if wired else ["Dash", "Output"]),
+        *([returns["indicator"]] if "indicator" in kinds else []),
+        *([_import_from("dashsignal", "QUERY")] if queried else []),
+        _import_from("dashsignal.outputs", outputs),
+        _import_from("dashsignal.signaling", "shows_failures"),
+        *([returns["graph"]] if "graph" in kinds else []),
+        "",
+        *(f"import views.{view_id}" for view_id in sorted(c.view for c in consumers)),
+        _import_from("signaling.computations", "SIGNALING"),
+        _import_from("signaling.filters", "FILTERS"),
+        *([_import_from("signaling.ids", id_names)] if id_names else []),
+    )
+    return _CallbacksModule(imports=imports, consumers=tuple(consumers))
 
 
-def _stage_context(stage: StageSpec, views: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "callback": derive_callback(stage.id),
-        "signal_ref": _signal_ref(stage.id),
-        "source_ref": _signal_ref(stage.source),
-        "id": stage.id,
-        "source": stage.source,
-        "title": stage.title,
-        "signal_id": signal_id(stage.id),
-        "source_signal_id": signal_id(stage.source),
-        "views": [v["id"] for v in views if v["source"] == stage.id],
-    }
+def _import_from(module: str, names: list[str] | str) -> str:
+    """`from module import names`, in parentheses one name a line when it is too long."""
+    names = [names] if isinstance(names, str) else names
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= _LINE_LENGTH:
+        return line
+    return "\n".join([f"from {module} import (", *(f"    {name}," for name in names), ")"])
 
 
-def _filter_context(item: FilterSpec) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "kind": item.kind,
-        "label": item.label,
-        "is_choice": item.is_choice,
-        "options": item.options,
-        "min": _plain(item.min),
-        "max": _plain(item.max),
-        "step": item.step,
-        "integral": all(type(v) is int for v in (item.min, item.max, item.step)),
-        "default": _plain(item.default),
-    }
+# --- signaling/layout.py ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Card:
+    """A view's card in the page."""
+
+    builder: str
+    view: str
+    title: str
+    # Python source: the builder's keyword arguments after the id and the title.
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _LayoutModule:
+    """What signaling/layout.py imports and shows: its groups of cards, in the page's order."""
+
+    imports: tuple[str, ...]
+    groups: tuple[tuple[str, tuple[_Card, ...]], ...]
+    # The table columns shown as money: none without a table.
+    money_columns: tuple[str, ...]
+
+
+# The keyword arguments a kind's card takes beyond its id and title.
+_CARD_KEYWORDS = {"table": ("money_columns=MONEY_COLUMNS",)}
+
+
+def _layout_module(spec: Spec, views: list[_View], amount: str) -> _LayoutModule:
+    kinds = {v.kind for v in views}
+    ids = [
+        name
+        for name, wanted in (
+            ("INTERVALS", any(v.is_live for v in views)),
+            ("RUNNING_ID", spec.app.background),
+            ("SIGNALS", spec.app.pattern == "signal"),
+        )
+        if wanted
+    ]
+    builders = sorted([VIEW_KINDS[k].card for k in VIEW_KINDS if k in kinds] + ["page"])
+    imports = (
+        "from dash import html",
+        _import_from("dashsignal.layout", builders),
+        "",
+        _import_from("signaling.filters", "FILTERS"),
+        *([_import_from("signaling.ids", ids)] if ids else []),
+        _import_from("signaling.settings", "TITLE"),
+    )
+    groups = tuple(
+        (
+            kind.group,
+            tuple(
+                _Card(kind.card, v.id, v.title, _CARD_KEYWORDS.get(name, ()))
+                for v in views
+                if v.kind == name
+            ),
+        )
+        for name, kind in VIEW_KINDS.items()
+        if name in kinds
+    )
+    money = (amount,) if "table" in kinds else ()
+    return _LayoutModule(imports=imports, groups=groups, money_columns=money)
+
+
+# --- tests/test_signaling.py and tests/test_browser.py ----------------------------------------
+
+
+def _contracts(spec: Spec) -> tuple[str, ...]:
+    """The contract mixins the project's signaling test takes from dashsignal.testing.contract."""
+    cached = spec.cache.backend != "null"
+    mixins = [
+        name
+        for name, applies in (
+            ("CachedContract", cached),
+            ("LiveViewsContract", any(v.is_live for v in spec.views)),
+            ("SignalsContract", spec.app.pattern == "signal"),
+            ("StagesContract", bool(spec.stages) and cached),
+        )
+        if applies
+    ]
+    return tuple(mixins) or ("SignalingContract",)
+
+
+@dataclass(frozen=True)
+class _BrowserTest:
+    """What the project's browser test declares beyond its views."""
+
+    # The views whose data does not come from the query: a stage, "own" or "live".
+    sourced: tuple[_View, ...]
+    # The filters a user can change: a radio button or dropdown whose one option is its
+    # default cannot be changed.
+    changeable: tuple[str, ...]
+    money_columns: tuple[str, ...]
+
+
+def _browser_test(views: list[_View], filters: list[_Filter], amount: str) -> _BrowserTest:
+    changeable = tuple(
+        f.id
+        for f in filters
+        if f.kind not in ("radio", "dropdown") or any(o != f.default for o in f.options)
+    )
+    tables = any(v.kind == "table" for v in views)
+    return _BrowserTest(
+        sourced=tuple(v for v in views if v.source != QUERY),
+        changeable=changeable,
+        money_columns=(amount,) if tables else (),
+    )
+
+
+# --- stages, filters and views ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Stage:
+    id: str
+    source: str
+    title: str
+    callback: str
+    # Python source: the stores that signal this stage and its source, and its source's name.
+    signal_ref: str
+    source_ref: str
+    source_name: str
+    signal_id: str
+    views: tuple[str, ...]
+
+
+def _stage_context(stage: StageSpec, views: list[_View]) -> _Stage:
+    return _Stage(
+        id=stage.id,
+        source=stage.source,
+        title=stage.title,
+        callback=derive_callback(stage.id),
+        signal_ref=_signal_ref(stage.id),
+        source_ref=_signal_ref(stage.source),
+        source_name="QUERY" if stage.source == QUERY else python_literal(stage.source),
+        signal_id=signal_id(stage.id),
+        views=tuple(v.id for v in views if v.source == stage.id),
+    )
+
+
+@dataclass(frozen=True)
+class _Filter:
+    id: str
+    kind: str
+    label: str
+    is_choice: bool
+    options: tuple[Any, ...]
+    min: Any
+    max: Any
+    step: Any
+    integral: bool
+    default: Any
+    # signaling/filters.py: the keyword arguments of its Filter(...), in order.
+    arguments: tuple[tuple[str, Any], ...]
+
+
+def _filter_context(item: FilterSpec) -> _Filter:
+    low, high, default = _plain(item.min), _plain(item.max), _plain(item.default)
+    bounds: tuple[tuple[str, Any], ...]
+    if item.is_choice:
+        bounds = (("options", item.options),)
+    else:
+        steps = (("step", item.step),) if item.step is not None else ()
+        bounds = (("min", low), ("max", high), *steps)
+    return _Filter(
+        id=item.id,
+        kind=item.kind,
+        label=item.label,
+        is_choice=item.is_choice,
+        options=item.options,
+        min=low,
+        max=high,
+        step=item.step,
+        integral=all(type(v) is int for v in (item.min, item.max, item.step)),
+        default=default,
+        arguments=(
+            ("id", item.id),
+            ("kind", item.kind),
+            ("label", item.label),
+            *bounds,
+            ("default", default),
+        ),
+    )
 
 
 def _year_filter(spec: Spec) -> str | None:
@@ -319,6 +541,40 @@ def _year_filter(spec: Spec) -> str | None:
 _INDICATOR_MEASURES = ("total", "average", "largest", "count")
 
 
+@dataclass(frozen=True)
+class _Demo:
+    """What the demo module of a view draws: its chart or measure, from which columns."""
+
+    chart: str
+    x: str
+    y: str
+    x_title: str
+    y_title: str
+    measure: str | None
+    # The axis title of each column its chart draws.
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _View:
+    id: str
+    kind: str
+    title: str
+    source: str
+    is_own: bool
+    is_live: bool
+    reads_cache: bool
+    signal_id: str | None
+    # Milliseconds, as dcc.Interval takes them.
+    interval_ms: int | None
+    interval_id: str | None
+    # A live view's period, in seconds, as its docstring says it.
+    every: str | None
+    # README: where its data comes from.
+    data: str
+    demo: _Demo
+
+
 def _view_context(
     view: ViewSpec,
     graphs: list[ViewSpec],
@@ -328,7 +584,7 @@ def _view_context(
     time_column: str,
     categories: list[str],
     titles: dict[str, str],
-) -> dict[str, Any]:
+) -> _View:
     # The demo gives each chart something different to show: the first a timeline, the next
     # ones a bar chart per category filter, and a histogram when there is nothing left. Own and
     # live views compute a time series of their own.
@@ -347,27 +603,41 @@ def _view_context(
         measure = _INDICATOR_MEASURES[position] if position < len(_INDICATOR_MEASURES) else None
     y = demo["amount"]
     x_title = {"timeline": "Month", "live": "Time"}.get(chart) or titles.get(x) or humanize(x)
-    return {
-        "id": view.id,
-        "kind": view.kind,
-        "title": view.title,
-        "source": view.source,
-        "is_own": view.is_own,
-        "is_live": view.is_live,
-        "reads_cache": view.reads_cache,
-        "signal_id": signal_id(view.source) if view.reads_cache else None,
-        # Milliseconds, as dcc.Interval takes them.
-        "interval_ms": round(view.interval * 1000) if view.interval is not None else None,
-        "interval_id": interval_id(view.id) if view.is_live else None,
-        "demo": {
-            "chart": chart,
-            "x": x,
-            "y": y,
-            "x_title": x_title,
-            "y_title": titles.get(y) or humanize(y),
-            "measure": measure,
-        },
-    }
+    y_title = titles.get(y) or humanize(y)
+    labels = {y: y_title} if chart == "histogram" else {x: x_title, y: y_title}
+    interval_ms = round(view.interval * 1000) if view.interval is not None else None
+    every = f"{interval_ms / 1000:g}" if interval_ms is not None else None
+    if every is not None:
+        data = f"live, every {every} s"
+    elif view.is_own:
+        data = "its own, cached"
+    elif view.source == QUERY:
+        data = "the query"
+    else:
+        data = f"stage `{view.source}`"
+    return _View(
+        id=view.id,
+        kind=view.kind,
+        title=view.title,
+        source=view.source,
+        is_own=view.is_own,
+        is_live=view.is_live,
+        reads_cache=view.reads_cache,
+        signal_id=signal_id(view.source) if view.reads_cache else None,
+        interval_ms=interval_ms,
+        interval_id=interval_id(view.id) if view.is_live else None,
+        every=every,
+        data=data,
+        demo=_Demo(
+            chart=chart,
+            x=x,
+            y=y,
+            x_title=x_title,
+            y_title=y_title,
+            measure=measure,
+            labels=labels,
+        ),
+    )
 
 
 def _free_name(name: str, taken: set[str]) -> str:

@@ -6,11 +6,12 @@ import datetime as dt
 import functools
 import os
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from dashsignal_cli import __version__
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["environment", "python_literal", "templates_root"]
 
@@ -58,39 +59,42 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
-    """Compiled templates kept between runs; a cache that cannot be used is simply skipped.
-
-    Compiling the templates is most of the time of a command that renders; the cache is keyed
-    by each template's source checksum, so an edited template is never served stale.
-    """
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        try:
-            super().load_bytecode(bucket)
-        except (OSError, ValueError, EOFError):
-            bucket.reset()
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        try:
-            super().dump_bytecode(bucket)
-        except OSError:
-            pass
-
-
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    import jinja2
+
+    class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
+        """Compiled templates kept between runs; a cache that cannot be used is simply skipped.
+
+        Compiling the templates is most of the time of a command that renders; the cache is
+        keyed by each template's source checksum, so an edited template is never served stale.
+        """
+
+        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, ValueError, EOFError):
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     folder = Path(base) / "dashsignal" / f"templates-{__version__}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
-    return _QuietBytecodeCache(str(folder))
+    return QuietBytecodeCache(str(folder))
 
 
 @functools.cache
 def environment() -> jinja2.Environment:
     """The Jinja environment every template is rendered with."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_root()),
         bytecode_cache=_bytecode_cache(),
