@@ -86,7 +86,7 @@ def test_bad_answers_are_explained_and_asked_again(tmp_path: Path) -> None:
     answer(child, "Views", "sales:pie")
     child.expect_exact("unknown view kind 'pie'")
     answer(child, "Views", "sales:graph sales:table")
-    child.expect_exact("'sales' is given twice")
+    child.expect_exact("duplicate id 'sales'")
     answer(child, "Views", "sales:1 rows:2@daily")
     child.expect_exact("view 'rows': unknown source 'daily'")
     answer(child, "Views", "sales:1 rows:2 kpi:3@live/0.1")

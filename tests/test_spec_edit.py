@@ -7,7 +7,9 @@ import tomllib
 import pytest
 
 from dashsignal_cli.errors import SpecError, SpecSyntaxError
-from dashsignal_cli.spec_edit import add_entry, remove_entry
+from dashsignal_cli.spec import filter_from_data, stage_from_data, view_from_data
+from dashsignal_cli.spec_edit import AddEntry, RemoveEntry, add_entry, remove_entry
+from dashsignal_cli.specfile import SpecFile, read_spec_file
 
 SPEC = """\
 # my dashboard
@@ -29,6 +31,16 @@ id = "share"
 NEW_VIEW = {"id": "extra", "kind": "table", "title": "Extra"}
 NEW_STAGE = {"id": "daily", "source": "query", "title": "Daily"}
 DAILY_BLOCK = '[[stages]]\nid = "daily"\nsource = "query"\ntitle = "Daily"\n'
+_FROM_DATA = {"filters": filter_from_data, "stages": stage_from_data, "views": view_from_data}
+
+
+def add(text: str, table_name: str, table: dict[str, str]) -> SpecFile:
+    """The typed edit of add-view, add-stage and add-filter, on the spec file of `text`."""
+    return AddEntry(_FROM_DATA[table_name](table, "new"))(read_spec_file(text))
+
+
+def remove(text: str, table_name: str, entry_id: str) -> SpecFile:
+    return RemoveEntry(table_name, entry_id)(read_spec_file(text))
 
 
 def test_adding_appends_after_the_last_entry_and_keeps_every_comment() -> None:
@@ -78,13 +90,14 @@ def test_ids_must_be_new_and_known() -> None:
     with pytest.raises(
         SpecError, match=r"already a filter with id 'region' \(same as 'Region' ignoring case\)"
     ):
-        add_entry(SPEC, "views", {**NEW_VIEW, "id": "Region"})
+        add(SPEC, "views", {**NEW_VIEW, "id": "Region"})
     with pytest.raises(SpecError, match="already a view with id 'sales'$"):
-        add_entry(SPEC, "stages", {**NEW_STAGE, "id": "sales"})
-    with pytest.raises(
-        SpecError, match=r"no view 'nope' in dashsignal.toml \(there are: sales, share\)"
-    ):
-        remove_entry(SPEC, "views", "nope")
+        add(SPEC, "stages", {**NEW_STAGE, "id": "sales"})
+    for removing in (remove, remove_entry):
+        with pytest.raises(
+            SpecError, match=r"no view 'nope' in dashsignal.toml \(there are: sales, share\)"
+        ):
+            removing(SPEC, "views", "nope")
 
 
 def test_a_syntax_error_is_located_in_the_users_text() -> None:
@@ -162,7 +175,7 @@ def test_a_stage_no_one_reads_is_removed_with_its_table() -> None:
 )
 def test_a_stage_still_read_is_not_removed(extra: str, readers: str) -> None:
     with pytest.raises(SpecError) as caught:
-        remove_entry(STAGED + extra, "stages", "daily")
+        remove(STAGED + extra, "stages", "daily")
     assert caught.value.message == f"stage 'daily' is still read by {readers}"
     assert caught.value.hint is not None and "remove-view" in caught.value.hint
 
@@ -189,12 +202,14 @@ def test_a_new_entry_must_read_a_source_the_spec_has(
     table_name: str, entry: dict[str, str], message: str
 ) -> None:
     with pytest.raises(SpecError) as caught:
-        add_entry(STAGED, table_name, entry)
+        add(STAGED, table_name, entry)
     assert message in caught.value.message
     assert caught.value.hint is not None and "add-stage" in caught.value.hint
 
 
 @pytest.mark.parametrize("source", ["query", "own", "live", "daily"])
 def test_a_new_view_may_read_any_known_source(source: str) -> None:
-    edited = add_entry(STAGED, "views", {**NEW_VIEW, "source": source})
-    assert tomllib.loads(edited)["views"][-1]["source"] == source
+    edited = add(STAGED, "views", {**NEW_VIEW, "source": source})
+    assert tomllib.loads(edited.text)["views"][-1].get("source", "query") == source
+    assert edited.spec.views[-1].source == source
+    assert edited.data == tomllib.loads(edited.text)

@@ -15,12 +15,12 @@ import pytest
 
 from dashsignal_cli.answers import (
     build_spec_data,
-    filter_table,
+    filter_from_flags,
     parse_filter_arg,
     parse_stage_arg,
     parse_view_arg,
-    stage_table,
-    view_table,
+    stage_from_flags,
+    view_from_flags,
 )
 from dashsignal_cli.errors import DashsignalError, SpecError
 from dashsignal_cli.render import render
@@ -100,11 +100,11 @@ def test_names_near_the_reserved_ones_are_fine(identifier: str) -> None:
     [
         lambda: parse_view_arg("__init__:graph"),
         lambda: parse_view_arg("pandas@own"),
-        lambda: view_table("__main__", "graph"),
+        lambda: view_from_flags("__main__", "graph"),
         lambda: parse_filter_arg("dash:dropdown=a,b"),
-        lambda: filter_table("views", "range"),
+        lambda: filter_from_flags("views", "range"),
         lambda: parse_stage_arg("signaling"),
-        lambda: stage_table("tests"),
+        lambda: stage_from_flags("tests"),
     ],
     ids=["--view", "--view@own", "add-view", "--filter", "add-filter", "--stage", "add-stage"],
 )
@@ -117,9 +117,9 @@ def test_the_prompts_refuse_a_clashing_id() -> None:
     from dashsignal_cli.commands.prompts import _filter_list, _view_list
 
     with pytest.raises(DashsignalError, match="dunder"):
-        _view_list("sales __init__", [])
+        _view_list("sales __init__", ())
     with pytest.raises(DashsignalError, match="reserved"):
-        _filter_list("region plotly:multi")
+        _filter_list("region plotly:multi", (), ())
 
 
 def test_an_overlong_id_is_refused_with_its_length_and_the_limit() -> None:
@@ -242,8 +242,8 @@ def test_ranges_within_the_bound_and_their_default_steps(keys: dict[str, Any], s
 
 @pytest.mark.parametrize("values", ["0..1", "0..5000", "-1000000..1000000", "0.5..0.75"])
 def test_range_flags_get_a_step_within_the_bound(values: str) -> None:
-    table = parse_filter_arg(f"price:range={values}")
-    spec_from_data(range_spec(**{k: table[k] for k in ("min", "max")}))
+    price = parse_filter_arg(f"price:range={values}")
+    spec_from_data(range_spec(min=price.min, max=price.max))
 
 
 def test_a_dates_filter_spans_at_most_ten_years() -> None:

@@ -1,22 +1,34 @@
-"""From what a user answered (flags or prompts) to the plain data of a spec.
+"""From what a user answered (flags or prompts) to typed entries and a `NewProject`.
 
-The demo defaults live here too, so `dashsignal new NAME --yes` and an interactive run that
-accepts every default produce the same project.
+Each flag is parsed once, into the entry the spec holds (`ViewSpec`, `FilterSpec`,
+`StageSpec`), validated by spec.py's `*_from_data`; the rules across entries are spec.py's
+too (`NewProject.spec` builds through them). The demo defaults live here, so
+`dashsignal new NAME --yes` and an interactive run that accepts every default produce the same
+project.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import re
 import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dashsignal_cli.errors import UsageError
-from dashsignal_cli.spec import (
-    CHOICE_KINDS,
-    DEFAULT_INTERVAL,
+from dashsignal_cli.kinds import (
+    DEFAULT_FILTER_KIND,
+    DEFAULT_VIEW_KIND,
     FILTER_KINDS,
+    filter_kinds_help,
+    number,
+    option_value,
+)
+from dashsignal_cli.spec import (
+    CACHE_BACKENDS,
+    DEFAULT_INTERVAL,
     LIVE,
     MAX_INTERVAL,
     MIN_INTERVAL,
@@ -24,32 +36,47 @@ from dashsignal_cli.spec import (
     QUERY,
     RESERVED_SOURCES,
     VIEW_KINDS,
+    CacheSpec,
+    FilterSpec,
+    Origin,
     Spec,
+    StageSpec,
+    ViewSpec,
+    app_from_data,
+    build_spec,
+    cache_from_data,
+    check_background,
     check_identifier,
+    check_project_name,
     filter_from_data,
     humanize,
     stage_from_data,
     view_from_data,
 )
+from dashsignal_cli.specfile import entry_table
 
 __all__ = [
     "DEFAULT_FILTERS",
     "DEFAULT_VIEWS",
+    "NewProject",
     "build_spec_data",
+    "check_backend",
     "check_pattern",
-    "check_sources",
     "command_line",
-    "filter_table",
+    "filter_from_flags",
     "parse_filter_arg",
     "parse_interval",
     "parse_stage_arg",
     "parse_view_arg",
-    "stage_table",
-    "view_table",
+    "stage_from_flags",
+    "view_from_flags",
 ]
 
 DEFAULT_VIEWS = ("sales:graph", "share:graph", "rows:table", "total:indicator")
 DEFAULT_FILTERS = ("region:dropdown", "product:multi", "year:range")
+DEFAULT_BACKEND = CacheSpec.backend
+DEFAULT_TIMEOUT = CacheSpec.timeout
+DEFAULT_PATTERN = "signal"
 
 _DEMO_TITLES = {
     "sales": "Sales by month",
@@ -57,18 +84,6 @@ _DEMO_TITLES = {
     "rows": "Matching rows",
     "total": "Total sales",
 }
-_KNOWN_OPTIONS: dict[str, list[str | int]] = {
-    "region": ["North", "South", "East", "West"],
-    "product": ["Basic", "Plus", "Pro"],
-    "channel": ["Online", "Retail", "Partner"],
-    "country": ["France", "Germany", "Italy", "Spain"],
-    "category": ["Books", "Games", "Music"],
-    "segment": ["Consumer", "Business", "Public"],
-}
-_GENERIC_OPTIONS: list[str | int] = ["Alpha", "Beta", "Gamma", "Delta"]
-_RANGE = re.compile(r"(?P<low>-?\d+(?:\.\d+)?)\.\.(?P<high>-?\d+(?:\.\d+)?)\Z")
-_DATES = re.compile(r"(?P<low>\d{4}-\d{2}-\d{2})\.\.(?P<high>\d{4}-\d{2}-\d{2})\Z")
-_INTEGER = re.compile(r"-?\d+\Z")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?\Z")
 _SOURCES_IN_WORDS = (
     "query (the shared query), the id of a stage, own (its own cached computation) "
@@ -76,15 +91,114 @@ _SOURCES_IN_WORDS = (
 )
 
 
-def parse_view_arg(text: str) -> dict[str, Any]:
-    """`ID[:KIND][@SOURCE]` -> a `[[views]]` table; the kind defaults to graph.
+@dataclass(frozen=True)
+class NewProject:
+    """What `dashsignal new` makes: filled by its flags, then by the prompts or the defaults.
+
+    None is an answer not given yet: a prompt asks for it, or `--yes` takes its default.
+    """
+
+    name: str | None = None
+    title: str | None = None
+    pattern: str | None = None
+    background: bool = False
+    backend: str | None = None
+    timeout: int | None = None
+    filters: tuple[FilterSpec, ...] | None = None
+    stages: tuple[StageSpec, ...] = ()
+    views: tuple[ViewSpec, ...] | None = None
+
+    @classmethod
+    def from_flags(
+        cls,
+        name: str | None,
+        *,
+        title: str | None = None,
+        pattern: str | None = None,
+        background: bool = False,
+        cache: str | None = None,
+        timeout: int | None = None,
+        filters: Sequence[str] | None = None,
+        stages: Sequence[str] | None = None,
+        views: Sequence[str] | None = None,
+    ) -> NewProject:
+        """The answers the flags give, each parsed and checked."""
+        if name is not None:
+            check_project_name(name)
+        if cache is not None:
+            check_backend(cache)
+        if pattern is not None:
+            check_pattern(pattern)
+            check_background(pattern, background, Origin.FLAGS)
+        return cls(
+            name=name,
+            title=title,
+            # A background compute step needs the signal pattern: nothing to ask then.
+            pattern=pattern or ("signal" if background else None),
+            background=background,
+            backend=cache,
+            timeout=timeout,
+            filters=None if filters is None else tuple(parse_filter_arg(f) for f in filters),
+            stages=tuple(parse_stage_arg(s) for s in stages or ()),
+            views=None if views is None else tuple(parse_view_arg(v) for v in views),
+        )
+
+    def unanswered(self) -> list[str]:
+        """The flags of the answers a prompt would ask for (the pattern has a quiet default)."""
+        answers = [
+            ("--view", self.views),
+            ("--filter", self.filters),
+            ("--cache", self.backend),
+            ("--timeout", self.timeout),
+            ("--title", self.title),
+        ]
+        return [flag for flag, value in answers if value is None]
+
+    def with_defaults(self) -> NewProject:
+        """Every answer not given taken from the demo defaults (the title from the name)."""
+        return dataclasses.replace(
+            self,
+            pattern=self.pattern or DEFAULT_PATTERN,
+            backend=self.backend or DEFAULT_BACKEND,
+            timeout=DEFAULT_TIMEOUT if self.timeout is None else self.timeout,
+            filters=self.filters or tuple(parse_filter_arg(f) for f in DEFAULT_FILTERS),
+            views=self.views or tuple(parse_view_arg(v) for v in DEFAULT_VIEWS),
+        )
+
+    def spec(self) -> Spec:
+        """The validated spec of these answers, defaults filling the gaps."""
+        done = self.with_defaults()
+        if done.name is None:
+            raise UsageError("the project has no name yet")
+        assert done.filters is not None and done.views is not None  # filled by with_defaults
+        app = app_from_data(
+            {
+                "name": done.name,
+                "title": humanize(done.name) if done.title is None else done.title,
+                "pattern": done.pattern,
+                "background": done.background,
+            }
+        )
+        cache = cache_from_data({"backend": done.backend, "timeout": done.timeout})
+        return build_spec(
+            app,
+            cache,
+            filters=done.filters,
+            stages=done.stages,
+            views=done.views,
+            origin=Origin.FLAGS,
+        )
+
+
+def parse_view_arg(text: str) -> ViewSpec:
+    """`ID[:KIND][@SOURCE]` -> the view; the kind defaults to graph.
 
     SOURCE is `query` (the default), a stage's id, `own`, or `live[/SECONDS]`.
     """
     head, at, source = text.strip().partition("@")
     view_id, _, kind = head.partition(":")
     check_identifier(view_id, f"view {text!r}")
-    kind = kind or "graph"
+    kind = kind or DEFAULT_VIEW_KIND
     if kind not in VIEW_KINDS:
         raise UsageError(
             f"view {text!r}: unknown view kind {kind!r}; allowed: {', '.join(VIEW_KINDS)}"
@@ -110,51 +224,18 @@ def parse_view_arg(text: str) -> dict[str, Any]:
             table["source"] = source
         if slash:
             table["interval"] = parse_interval(seconds, f"view {text!r}")
-    view_from_data(table, f"view {text!r}")
-    return table
+    return view_from_data(table, f"view {text!r}")
 
 
-def parse_stage_arg(text: str) -> dict[str, Any]:
-    """`ID[:SOURCE]` -> a `[[stages]]` table; the source defaults to the query."""
-    stage_id, colon, source = text.strip().partition(":")
-    if colon and not source:
-        raise UsageError(
-            f"stage {text!r}: no source after ':'",
-            hint=f'Write ID:SOURCE, SOURCE being "{QUERY}" or the id of another stage.',
-        )
-    return stage_table(stage_id, source or QUERY, where=f"stage {text!r}")
-
-
-def stage_table(
-    stage_id: str, source: str = QUERY, title: str | None = None, *, where: str | None = None
-) -> dict[str, Any]:
-    """A validated `[[stages]]` table (its source is checked against the others later)."""
-    where = where or f"stage {stage_id!r}"
-    check_identifier(stage_id, where)
-    if stage_id in RESERVED_SOURCES:
-        raise UsageError(
-            f"{where}: the id {stage_id!r} is reserved: {', '.join(RESERVED_SOURCES)} name the "
-            "other sources a view can read",
-            hint="Pick another id for the stage, e.g. daily.",
-        )
-    table = {
-        "id": stage_id,
-        "source": source,
-        "title": humanize(stage_id) if title is None else title,
-    }
-    stage_from_data(table, where)
-    return table
-
-
-def view_table(
+def view_from_flags(
     view_id: str,
     kind: str,
     *,
     title: str | None = None,
     source: str = QUERY,
     interval: str | None = None,
-) -> dict[str, Any]:
-    """A validated `[[views]]` table from `add-view`'s options."""
+) -> ViewSpec:
+    """The view of `add-view`'s options."""
     where = f"view {view_id!r}"
     table: dict[str, Any] = {
         "id": view_id,
@@ -170,8 +251,38 @@ def view_table(
                 hint=f"Add --source {LIVE}, or leave out --interval.",
             )
         table["interval"] = parse_interval(interval, where)
-    view_from_data(table, where)
-    return table
+    return view_from_data(table, where)
+
+
+def parse_stage_arg(text: str) -> StageSpec:
+    """`ID[:SOURCE]` -> the stage; the source defaults to the query."""
+    stage_id, colon, source = text.strip().partition(":")
+    if colon and not source:
+        raise UsageError(
+            f"stage {text!r}: no source after ':'",
+            hint=f'Write ID:SOURCE, SOURCE being "{QUERY}" or the id of another stage.',
+        )
+    return stage_from_flags(stage_id, source or QUERY, where=f"stage {text!r}")
+
+
+def stage_from_flags(
+    stage_id: str, source: str = QUERY, title: str | None = None, *, where: str | None = None
+) -> StageSpec:
+    """The stage of `add-stage`'s options (its source is checked against the others later)."""
+    where = where or f"stage {stage_id!r}"
+    check_identifier(stage_id, where)
+    if stage_id in RESERVED_SOURCES:
+        raise UsageError(
+            f"{where}: the id {stage_id!r} is reserved: {', '.join(RESERVED_SOURCES)} name the "
+            "other sources a view can read",
+            hint="Pick another id for the stage, e.g. daily.",
+        )
+    table = {
+        "id": stage_id,
+        "source": source,
+        "title": humanize(stage_id) if title is None else title,
+    }
+    return stage_from_data(table, where)
 
 
 def parse_interval(text: str, where: str) -> int | float:
@@ -180,7 +291,7 @@ def parse_interval(text: str, where: str) -> int | float:
     hint = f"Write the seconds between refreshes, from {MIN_INTERVAL} to {MAX_INTERVAL}, e.g. 10."
     if not _NUMBER.match(token):
         raise UsageError(f"{where}: interval {text!r} is not a number of seconds", hint=hint)
-    seconds = _number(token)
+    seconds = number(token)
     if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
         raise UsageError(
             f"{where}: an interval of {token} s is out of range: "
@@ -190,76 +301,101 @@ def parse_interval(text: str, where: str) -> int | float:
     return seconds
 
 
-def check_sources(views: list[dict[str, Any]], stages: list[dict[str, Any]]) -> None:
-    """Every stage derives from the query or a declared stage; every view reads a known source.
-
-    The spec checks this too (and cycles); here the error names the flag's value.
-    """
-    stage_ids = [s["id"] for s in stages]
-    for stage in stages:
-        if stage["source"] != QUERY and stage["source"] not in stage_ids:
-            allowed = ", ".join([QUERY, *(s for s in stage_ids if s != stage["id"])])
-            raise UsageError(
-                f"stage {stage['id']!r}: unknown source {stage['source']!r}; allowed: {allowed}",
-                hint=f"Declare that stage too with --stage {stage['source']}, or derive from "
-                f"{QUERY}.",
-            )
-    for view in views:
-        source = view.get("source", QUERY)
-        if source not in RESERVED_SOURCES and source not in stage_ids:
-            allowed = ", ".join([*RESERVED_SOURCES, *stage_ids])
-            raise UsageError(
-                f"view {view['id']!r}: unknown source {source!r}; allowed: {allowed}",
-                hint=f"Declare the stage with --stage {source}, or read {_SOURCES_IN_WORDS}.",
-            )
-
-
 def check_pattern(pattern: str) -> str:
     if pattern not in PATTERNS:
         raise UsageError(f"unknown pattern {pattern!r}; allowed: {', '.join(PATTERNS)}")
     return pattern
 
 
-def parse_filter_arg(text: str) -> dict[str, Any]:
-    """`ID[:KIND][=VALUES]` -> a `[[filters]]` table; the kind defaults to dropdown.
+def check_backend(backend: str) -> str:
+    if backend not in CACHE_BACKENDS:
+        raise UsageError(f"unknown cache backend {backend!r}; allowed: {', '.join(CACHE_BACKENDS)}")
+    return backend
 
-    VALUES is `A,B,C` for the choice kinds, `MIN..MAX` for range and `YYYY-MM-DD..YYYY-MM-DD`
-    for dates; without it the filter gets demo values.
+
+def parse_filter_arg(text: str) -> FilterSpec:
+    """`ID[:KIND][=VALUES]` -> the filter; the kind defaults to dropdown.
+
+    VALUES is written as its kind says (kinds.FILTER_KINDS: `A,B,C` for the choice kinds,
+    `MIN..MAX` for range, `YYYY-MM-DD..YYYY-MM-DD` for dates); without it the filter gets demo
+    values.
     """
     head, has_values, values = text.strip().partition("=")
     filter_id, _, kind = head.partition(":")
-    check_identifier(filter_id, f"filter {text!r}")
-    kind = kind or "dropdown"
+    table = _filter_table(filter_id, kind or DEFAULT_FILTER_KIND, f"filter {text!r}")
+    if has_values:
+        try:
+            table.update(FILTER_KINDS[table["kind"]].parse(values))
+        except ValueError as error:
+            raise UsageError(f"filter {text!r}: {error}") from None
+    return filter_from_data(table, f"filter {text!r}")
+
+
+def filter_from_flags(
+    filter_id: str,
+    kind: str,
+    *,
+    label: str | None = None,
+    options: list[str] | None = None,
+    minimum: str | None = None,
+    maximum: str | None = None,
+) -> FilterSpec:
+    """The filter of `add-filter`'s options; demo values fill the gaps."""
+    where = f"filter {filter_id!r}"
+    table = _filter_table(filter_id, kind, f"filter {f'{filter_id}:{kind}'!r}")
+    described = FILTER_KINDS[kind]
+    if label is not None:
+        table["label"] = label
+    if described.bound is None:
+        if minimum is not None or maximum is not None:
+            raise UsageError(
+                f"{where}: --min and --max are for {filter_kinds_help(choice=False, last=' and ')} "
+                "filters"
+            )
+        if options:
+            table["options"] = [option_value(o) for o in options]
+    else:
+        if options:
+            raise UsageError(
+                f"{where}: --option is for {filter_kinds_help(choice=True, last=' and ')}"
+            )
+        for key, value in (("min", minimum), ("max", maximum)):
+            if value is not None:
+                try:
+                    table[key] = described.bound(value.strip())
+                except ValueError:
+                    raise UsageError(f"{where}: --{key} {value!r} is not a valid bound") from None
+    return filter_from_data(table, where)
+
+
+def _filter_table(filter_id: str, kind: str, where: str) -> dict[str, Any]:
+    """The `[[filters]]` table of a filter of this kind, with its kind's demo values."""
+    check_identifier(filter_id, where)
     if kind not in FILTER_KINDS:
         raise UsageError(
-            f"filter {text!r}: unknown filter kind {kind!r}; allowed: {', '.join(FILTER_KINDS)}"
+            f"{where}: unknown filter kind {kind!r}; allowed: {', '.join(FILTER_KINDS)}"
         )
-    table: dict[str, Any] = {"id": filter_id, "kind": kind, "label": humanize(filter_id)}
-    if kind in CHOICE_KINDS:
-        table["options"] = _choice_values(text, values) if has_values else _demo_options(filter_id)
-    elif kind == "range":
-        low, high = _range_values(text, values) if has_values else _demo_range(filter_id)
-        table.update(min=low, max=high)
-    else:
-        first, last = _date_values(text, values) if has_values else _demo_dates()
-        table.update(min=first, max=last)
-    filter_from_data(table, f"filter {text!r}")
-    return table
+    return {
+        "id": filter_id,
+        "kind": kind,
+        "label": humanize(filter_id),
+        **FILTER_KINDS[kind].demo(filter_id),
+    }
 
 
 def build_spec_data(
     *,
     name: str,
     title: str | None,
-    views: list[dict[str, Any]],
-    filters: list[dict[str, Any]],
+    views: Sequence[ViewSpec],
+    filters: Sequence[FilterSpec],
     backend: str,
     timeout: int,
     background: bool = False,
     pattern: str = "signal",
-    stages: list[dict[str, Any]] | None = None,
+    stages: Sequence[StageSpec] | None = None,
 ) -> dict[str, Any]:
-    """The plain data of a spec file, in the order it is written."""
+    """The plain data of a spec file of these entries, in the order it is written."""
     return {
         "app": {
             "name": name,
@@ -268,89 +404,10 @@ def build_spec_data(
             "background": background,
         },
         "cache": {"backend": backend, "timeout": timeout},
-        "filters": filters,
-        "stages": stages or [],
-        "views": views,
+        "filters": [entry_table(f) for f in filters],
+        "stages": [entry_table(s) for s in stages or ()],
+        "views": [entry_table(v) for v in views],
     }
-
-
-def _choice_values(text: str, values: str) -> list[str | int]:
-    options: list[str | int] = []
-    for token in (part.strip() for part in values.split(",")):
-        if not token:
-            raise UsageError(f"filter {text!r}: empty option; separate options with commas")
-        options.append(int(token) if _INTEGER.match(token) else token)
-    return options
-
-
-def _range_values(text: str, values: str) -> tuple[int | float, int | float]:
-    match = _RANGE.match(values.strip())
-    if not match:
-        raise UsageError(
-            f"filter {text!r}: a range is written MIN..MAX, e.g. year:range=2019..2025"
-        )
-    return _number(match["low"]), _number(match["high"])
-
-
-def _date_values(text: str, values: str) -> tuple[dt.date, dt.date]:
-    match = _DATES.match(values.strip())
-    try:
-        if match:
-            return dt.date.fromisoformat(match["low"]), dt.date.fromisoformat(match["high"])
-    except ValueError:
-        pass
-    raise UsageError(
-        f"filter {text!r}: dates are written FROM..TO, e.g. period:dates=2025-01-01..2025-12-31"
-    )
-
-
-def _number(token: str) -> int | float:
-    return int(token) if _INTEGER.match(token) else float(token)
-
-
-def _demo_options(filter_id: str) -> list[str | int]:
-    return list(_KNOWN_OPTIONS.get(filter_id, _GENERIC_OPTIONS))
-
-
-def _demo_range(filter_id: str) -> tuple[int, int]:
-    return (2019, 2025) if filter_id == "year" else (0, 100)
-
-
-def _demo_dates() -> tuple[dt.date, dt.date]:
-    return dt.date(2025, 1, 1), dt.date(2025, 12, 31)
-
-
-def filter_table(
-    filter_id: str,
-    kind: str,
-    *,
-    label: str | None = None,
-    options: list[str] | None = None,
-    minimum: str | None = None,
-    maximum: str | None = None,
-) -> dict[str, Any]:
-    """A validated `[[filters]]` table from `add-filter`'s options; demo values fill the gaps."""
-    where = f"filter {filter_id!r}"
-    table = parse_filter_arg(f"{filter_id}:{kind}")
-    if label is not None:
-        table["label"] = label
-    if kind in CHOICE_KINDS:
-        if minimum is not None or maximum is not None:
-            raise UsageError(f"{where}: --min and --max are for range and dates filters")
-        if options:
-            table["options"] = [int(o) if _INTEGER.match(o.strip()) else o for o in options]
-    else:
-        if options:
-            raise UsageError(f"{where}: --option is for dropdown, multi, checklist and radio")
-        bound = _number if kind == "range" else dt.date.fromisoformat
-        for key, value in (("min", minimum), ("max", maximum)):
-            if value is not None:
-                try:
-                    table[key] = bound(value.strip())
-                except ValueError:
-                    raise UsageError(f"{where}: --{key} {value!r} is not a valid bound") from None
-    filter_from_data(table, where)
-    return table
 
 
 def command_line(spec: Spec, directory: Path) -> str:
@@ -375,10 +432,6 @@ def command_line(spec: Spec, directory: Path) -> str:
             text += f"@{view.source}"
         words += ["--view", text]
     for item in spec.filters:
-        if item.is_choice:
-            values = ",".join(str(option) for option in item.options)
-        else:
-            values = f"{item.min}..{item.max}"
-        words += ["--filter", f"{item.id}:{item.kind}={values}"]
+        words += ["--filter", f"{item.id}:{item.kind}={item.values_written}"]
     words += ["--cache", spec.cache.backend, "--timeout", str(spec.cache.timeout)]
     return shlex.join(words)

@@ -1,8 +1,12 @@
 """The validated model of a project: what every other module works from.
 
-`spec_from_data` is the only way in; it takes the plain data of a `dashsignal.toml` (or of the
-command-line flags, which are turned into the same shape) and either returns a `Spec` or raises
-`SpecError` naming the key and what is allowed.
+`spec_from_data` takes the plain data of a `dashsignal.toml` and either returns a `Spec` or
+raises `SpecError` naming the key and what is allowed; `view_from_data`, `filter_from_data` and
+`stage_from_data` do the same for one entry (the flags and prompts build theirs with them).
+This module is the only one that checks the rules across entries (ids unique, sources known,
+no cycle, background only with the signal pattern): `build_spec`, `Spec.with_entry` and
+`Spec.without` apply them to entries from the file, from `dashsignal new`'s flags and prompts,
+and from the add and remove commands, each error naming the entry the way its origin does.
 """
 
 from __future__ import annotations
@@ -13,28 +17,39 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
+from dashsignal_cli import kinds
 from dashsignal_cli.errors import SpecError
+from dashsignal_cli.kinds import DEFAULT_FILTER_KIND, DEFAULT_VIEW_KIND, FilterKind
 
 __all__ = [
     "CACHE_BACKENDS",
     "CHOICE_KINDS",
+    "ENTRY_TABLES",
     "FILTER_KINDS",
     "FILTER_VALUE_FORMS",
     "VIEW_KINDS",
     "AppSpec",
     "CacheSpec",
+    "Entry",
     "FilterSpec",
     "OptionValue",
+    "Origin",
     "PATTERNS",
     "QUERY",
     "Spec",
     "StageSpec",
     "ViewSpec",
+    "build_spec",
+    "check_background",
+    "check_entries",
     "check_entry_id",
     "check_identifier",
     "check_project_name",
+    "app_from_data",
+    "cache_from_data",
     "filter_from_data",
     "humanize",
     "spec_from_data",
@@ -42,19 +57,13 @@ __all__ = [
     "view_from_data",
 ]
 
-VIEW_KINDS = ("graph", "table", "indicator")
-FILTER_KINDS = ("dropdown", "multi", "checklist", "radio", "range", "dates")
-CHOICE_KINDS = ("dropdown", "multi", "checklist", "radio")
-MULTI_KINDS = ("multi", "checklist")
+# The kinds' names, from their descriptions in kinds.py.
+VIEW_KINDS = kinds.VIEW_KINDS_OFFERED
+FILTER_KINDS = tuple(kinds.FILTER_KINDS)
+CHOICE_KINDS = tuple(name for name, kind in kinds.FILTER_KINDS.items() if kind.is_choice)
+MULTI_KINDS = tuple(name for name, kind in kinds.FILTER_KINDS.items() if kind.is_multi)
 # What `expensive_query(filters)` finds under a filter's id, per kind (signaling/filters.py).
-FILTER_VALUE_FORMS = {
-    "dropdown": "one of its options, or None for no selection",
-    "multi": "a list of its options; empty for no filter",
-    "checklist": "a list of its options",
-    "radio": "one of its options",
-    "range": "[low, high], two numbers within its bounds",
-    "dates": '["YYYY-MM-DD", "YYYY-MM-DD"], either end None when cleared',
-}
+FILTER_VALUE_FORMS = {name: kind.value_form for name, kind in kinds.FILTER_KINDS.items()}
 CACHE_BACKENDS = ("filesystem", "redis", "simple", "null")
 PATTERNS = ("signal", "memoize")
 # A view's `source`: the main query (the default), a stage's id, or one of these two.
@@ -196,12 +205,22 @@ class FilterSpec:
     default: Any = None
 
     @property
+    def described(self) -> FilterKind:
+        """Its kind's description (kinds.py)."""
+        return kinds.FILTER_KINDS[self.kind]
+
+    @property
     def is_choice(self) -> bool:
-        return self.kind in CHOICE_KINDS
+        return self.described.is_choice
 
     @property
     def is_multi(self) -> bool:
-        return self.kind in MULTI_KINDS
+        return self.described.is_multi
+
+    @property
+    def values_written(self) -> str:
+        """Its values as a flag writes them: `North,South`, `2019..2025`."""
+        return self.described.written(self.options, self.min, self.max)
 
 
 @dataclass(frozen=True)
@@ -237,6 +256,25 @@ class StageSpec:
     title: str
 
 
+Entry = FilterSpec | StageSpec | ViewSpec
+T = TypeVar("T", FilterSpec, StageSpec, ViewSpec)
+# The array of the spec file each kind of entry is written in.
+ENTRY_TABLES: dict[type[Any], str] = {
+    FilterSpec: "filters",
+    StageSpec: "stages",
+    ViewSpec: "views",
+}
+_WHAT = {"filters": "filter", "stages": "stage", "views": "view"}
+
+
+class Origin(Enum):
+    """Where entries come from: how an error names one, and what its hint suggests."""
+
+    FILE = "file"  # dashsignal.toml: an entry is named by its place, views[1]
+    FLAGS = "flags"  # dashsignal new's flags and prompts: by its id, the fix is another flag
+    COMMAND = "command"  # add-stage, add-view: by its id, beside the file's entries
+
+
 @dataclass(frozen=True)
 class Spec:
     app: AppSpec
@@ -251,6 +289,71 @@ class Spec:
 
     def stage(self, stage_id: str) -> StageSpec | None:
         return next((s for s in self.stages if s.id == stage_id), None)
+
+    def entries(self, table_name: str) -> tuple[Entry, ...]:
+        """The entries of one array of the file: "filters", "stages" or "views"."""
+        entries: tuple[Entry, ...] = getattr(self, table_name)
+        return entries
+
+    def with_entry(self, entry: Entry) -> Spec:
+        """This spec with `entry` appended to its array; its id must be new, its source known."""
+        taken = {
+            e.id.casefold(): (what, e.id)
+            for table_name, what in _WHAT.items()
+            for e in self.entries(table_name)
+        }.get(entry.id.casefold())
+        if taken is not None:
+            what, existing = taken
+            same = "" if existing == entry.id else f" (same as {entry.id!r} ignoring case)"
+            raise SpecError(
+                f"there is already a {what} with id {existing!r}{same}",
+                hint="Ids name modules and components: every filter, stage and view needs its "
+                "own. Pick another id, or remove the existing one first.",
+            )
+        filters, stages, views = self.filters, self.stages, self.views
+        if isinstance(entry, FilterSpec):
+            filters = (*filters, entry)
+        elif isinstance(entry, StageSpec):
+            stages = (*stages, entry)
+        else:
+            views = (*views, entry)
+        return _assemble(
+            self.app, self.cache, Origin.COMMAND, filters=filters, stages=stages, views=views
+        )
+
+    def without(self, table_name: str, entry_id: str) -> Spec:
+        """This spec without the entry `entry_id` of `table_name`; a stage still read stays."""
+        entries = self.entries(table_name)
+        if not any(e.id == entry_id for e in entries):
+            known = ", ".join(e.id for e in entries) or "none"
+            raise SpecError(
+                f"no {_WHAT[table_name]} {entry_id!r} in dashsignal.toml (there are: {known})"
+            )
+        if table_name == "stages":
+            readers = [
+                f"{_WHAT[name]} {e.id!r}"
+                for name in ("stages", "views")
+                for e in self.entries(name)
+                if isinstance(e, StageSpec | ViewSpec) and e.source == entry_id
+            ]
+            if readers:
+                raise SpecError(
+                    f"stage {entry_id!r} is still read by {', '.join(readers)}",
+                    hint="Remove those first (remove-view, remove-stage), or point their source "
+                    'at another stage or "query" in dashsignal.toml; then remove this stage.',
+                )
+
+        def kept(name: str, entries: tuple[T, ...]) -> tuple[T, ...]:
+            return tuple(e for e in entries if name != table_name or e.id != entry_id)
+
+        return _assemble(
+            self.app,
+            self.cache,
+            Origin.FILE,
+            filters=kept("filters", self.filters),
+            stages=kept("stages", self.stages),
+            views=kept("views", self.views),
+        )
 
 
 def humanize(identifier: str) -> str:
@@ -323,8 +426,8 @@ def check_project_name(name: str) -> str:
 def spec_from_data(data: Mapping[str, Any]) -> Spec:
     """Validate the plain data of a spec file and build the model."""
     _only_keys(data, "", ("app", "cache", "filters", "stages", "views"))
-    app = _app(_table(data, "app"))
-    cache = _cache(_table(data, "cache", required=False))
+    app = app_from_data(_table(data, "app"))
+    cache = cache_from_data(_table(data, "cache", required=False))
     filters = tuple(
         filter_from_data(item, f"filters[{i}]") for i, item in enumerate(_array(data, "filters"))
     )
@@ -334,23 +437,74 @@ def spec_from_data(data: Mapping[str, Any]) -> Spec:
     views = tuple(
         view_from_data(item, f"views[{i}]") for i, item in enumerate(_array(data, "views"))
     )
+    return build_spec(app, cache, filters=filters, stages=stages, views=views)
+
+
+def build_spec(
+    app: AppSpec,
+    cache: CacheSpec,
+    *,
+    filters: tuple[FilterSpec, ...],
+    stages: tuple[StageSpec, ...],
+    views: tuple[ViewSpec, ...],
+    origin: Origin = Origin.FILE,
+) -> Spec:
+    """The spec of these parts, once the rules across its entries hold."""
+    return _assemble(app, cache, origin, filters=filters, stages=stages, views=views)
+
+
+def _assemble(
+    app: AppSpec,
+    cache: CacheSpec,
+    origin: Origin,
+    *,
+    filters: tuple[FilterSpec, ...],
+    stages: tuple[StageSpec, ...],
+    views: tuple[ViewSpec, ...],
+) -> Spec:
     if not filters:
         raise SpecError(
             "filters: a project needs at least one filter", hint="Add a [[filters]] entry."
         )
     if not views:
         raise SpecError("views: a project needs at least one view", hint="Add a [[views]] entry.")
+    check_entries(filters, stages, views, origin)
+    check_background(app.pattern, app.background, origin)
+    return Spec(app=app, cache=cache, filters=filters, views=views, stages=stages)
+
+
+def check_entries(
+    filters: Sequence[FilterSpec],
+    stages: Sequence[StageSpec],
+    views: Sequence[ViewSpec],
+    origin: Origin = Origin.FILE,
+) -> None:
+    """Every id unique; every stage and view reads a source there is; no cycle of stages.
+
+    A prompt checks the entries given so far with it (the filters may be still to come).
+    """
     _check_unique([f.id for f in filters] + [s.id for s in stages] + [v.id for v in views])
-    _check_sources(stages, views)
-    if app.background and app.pattern != "signal":
+    _check_sources(tuple(stages), tuple(views), origin)
+
+
+def check_background(pattern: str, background: bool, origin: Origin = Origin.FILE) -> None:
+    """A background compute step needs the signal pattern (memoize has no compute step)."""
+    if not background or pattern == "signal":
+        return
+    if origin is Origin.FILE:
         raise SpecError(
             'app.background: a background compute step needs pattern = "signal"',
             hint="The memoize pattern has no compute step; set background = false.",
         )
-    return Spec(app=app, cache=cache, filters=filters, views=views, stages=stages)
+    raise SpecError(
+        f"--background needs --pattern signal, not {pattern}",
+        hint="The memoize pattern has no compute step to run in the background: "
+        "leave out --background or --pattern.",
+    )
 
 
-def _app(table: Mapping[str, Any]) -> AppSpec:
+def app_from_data(table: Mapping[str, Any]) -> AppSpec:
+    """Validate the `[app]` table."""
     _only_keys(table, "app", ("name", "title", "pattern", "background"))
     name = check_identifier(table.get("name"), "app.name", "name")
     title = _text(table, "app", "title", default=humanize(name))
@@ -363,7 +517,8 @@ def _app(table: Mapping[str, Any]) -> AppSpec:
     return AppSpec(name=name, title=title, pattern=pattern, background=background)
 
 
-def _cache(table: Mapping[str, Any]) -> CacheSpec:
+def cache_from_data(table: Mapping[str, Any]) -> CacheSpec:
+    """Validate the `[cache]` table."""
     _only_keys(table, "cache", ("backend", "timeout", "lock_timeout", "new_per_minute"))
     backend = table.get("backend", CacheSpec.backend)
     if backend not in CACHE_BACKENDS:
@@ -402,7 +557,7 @@ def view_from_data(item: object, where: str) -> ViewSpec:
     table = _as_table(item, where)
     _only_keys(table, where, ("id", "kind", "title", "source", "interval"))
     view_id = check_entry_id(table.get("id"), f"{where}.id")
-    kind = table.get("kind", "graph")
+    kind = table.get("kind", DEFAULT_VIEW_KIND)
     if kind not in VIEW_KINDS:
         raise SpecError(
             f"{where}.kind: unknown view kind {kind!r}; allowed: {', '.join(VIEW_KINDS)}"
@@ -448,24 +603,56 @@ def stage_from_data(item: object, where: str) -> StageSpec:
     )
 
 
-def _check_sources(stages: tuple[StageSpec, ...], views: tuple[ViewSpec, ...]) -> None:
+_SOURCES_IN_WORDS = (
+    "query (the shared query), the id of a stage, own (its own cached computation) "
+    "or live[/SECONDS] (refreshed on an interval)"
+)
+
+
+def _check_sources(
+    stages: tuple[StageSpec, ...], views: tuple[ViewSpec, ...], origin: Origin
+) -> None:
     stage_ids = [s.id for s in stages]
     for i, stage in enumerate(stages):
-        if stage.source != QUERY and stage.source not in stage_ids:
-            allowed = ", ".join([QUERY, *(s for s in stage_ids if s != stage.id)])
-            raise SpecError(
-                f"stages[{i}].source: unknown stage {stage.source!r}; allowed: {allowed}",
-                hint=f'"{QUERY}" is the main query; any other name must be a [[stages]] id.',
-            )
+        others = [s for s in stage_ids if s != stage.id]
+        # The file and the flags name a stage reading itself a cycle; a stage being added can
+        # only read the stages there are.
+        known = others if origin is Origin.COMMAND else stage_ids
+        if stage.source != QUERY and stage.source not in known:
+            allowed = ", ".join([QUERY, *others])
+            raise _unknown_source(origin, f"stages[{i}]", stage, allowed)
     _topological(stages)
     for i, view in enumerate(views):
         if view.source not in RESERVED_SOURCES and view.source not in stage_ids:
             allowed = ", ".join([*RESERVED_SOURCES, *stage_ids])
-            raise SpecError(
-                f"views[{i}].source: unknown source {view.source!r}; allowed: {allowed}",
-                hint=f'"{QUERY}": the shared query; "{OWN}": its own cached computation; '
-                f'"{LIVE}": refreshed on an interval; or the id of a stage.',
+            raise _unknown_source(origin, f"views[{i}]", view, allowed)
+
+
+def _unknown_source(
+    origin: Origin, place: str, entry: StageSpec | ViewSpec, allowed: str
+) -> SpecError:
+    source = entry.source
+    if origin is Origin.FILE:
+        if isinstance(entry, StageSpec):
+            return SpecError(
+                f"{place}.source: unknown stage {source!r}; allowed: {allowed}",
+                hint=f'"{QUERY}" is the main query; any other name must be a [[stages]] id.',
             )
+        return SpecError(
+            f"{place}.source: unknown source {source!r}; allowed: {allowed}",
+            hint=f'"{QUERY}": the shared query; "{OWN}": its own cached computation; '
+            f'"{LIVE}": refreshed on an interval; or the id of a stage.',
+        )
+    what = "stage" if isinstance(entry, StageSpec) else "view"
+    if origin is Origin.COMMAND:
+        hint = "Add that stage first (dashsignal add-stage), or pick one of these sources."
+    elif isinstance(entry, StageSpec):
+        hint = f"Declare that stage too with --stage {source}, or derive from {QUERY}."
+    else:
+        hint = f"Declare the stage with --stage {source}, or read {_SOURCES_IN_WORDS}."
+    return SpecError(
+        f"{what} {entry.id!r}: unknown source {source!r}; allowed: {allowed}", hint=hint
+    )
 
 
 def _topological(stages: tuple[StageSpec, ...]) -> tuple[StageSpec, ...]:
@@ -496,7 +683,7 @@ def filter_from_data(item: object, where: str) -> FilterSpec:
     """Validate one `[[filters]]` table; errors are prefixed with `where`."""
     table = _as_table(item, where)
     filter_id = check_entry_id(table.get("id"), f"{where}.id")
-    kind = table.get("kind", "dropdown")
+    kind = table.get("kind", DEFAULT_FILTER_KIND)
     if kind not in FILTER_KINDS:
         raise SpecError(
             f"{where}.kind: unknown filter kind {kind!r}; allowed: {', '.join(FILTER_KINDS)}"

@@ -1,43 +1,92 @@
-"""Edits to `dashsignal.toml` by our commands, keeping the user's comments, order and layout."""
+"""Edits to `dashsignal.toml` by our commands, keeping the user's comments, order and layout.
+
+`AddEntry` and `RemoveEntry` take the spec file as read once (`specfile.SpecFile`) and return
+the next one: the model from spec.py (`Spec.with_entry`, `Spec.without`, which check the rules
+across entries), the text edited line by line where the lines are certain, by tomlkit where not.
+`add_entry` and `remove_entry` are the same edits of bare text.
+"""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from dashsignal_cli.errors import SpecError
-from dashsignal_cli.spec import QUERY, RESERVED_SOURCES
-from dashsignal_cli.specfile import ENTRY_COMMENTS, parse_spec_data
+from dashsignal_cli.spec import ENTRY_TABLES, Entry
+from dashsignal_cli.specfile import ENTRY_COMMENTS, SpecFile, entry_table, parse_spec_data
 
-__all__ = ["add_entry", "remove_entry"]
+__all__ = ["AddEntry", "RemoveEntry", "add_entry", "comments", "remove_entry"]
 
 # The arrays of entries, in the order `dump_spec` writes them.
 _WHAT = {"filters": "filter", "stages": "stage", "views": "view"}
 _ANY_HEADER = re.compile(r"\s*\[")
 _COMMENT = re.compile(r"\s*#")
+_LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 
-def add_entry(text: str, table_name: str, entry: dict[str, Any]) -> str:
-    """`text` with `entry` appended to the `table_name` array; its id must be new.
+@dataclass(frozen=True)
+class AddEntry:
+    """Add `entry` to its array (add-filter, add-stage, add-view)."""
+
+    entry: Entry
+
+    def __call__(self, current: SpecFile) -> SpecFile:
+        spec = current.spec.with_entry(self.entry)
+        table_name = ENTRY_TABLES[type(self.entry)]
+        table = entry_table(self.entry)
+        text = _insert(current.text, current.data, table_name, table)
+        data = {**current.data, table_name: [*current.data.get(table_name, []), table]}
+        return SpecFile(text, data, spec)
+
+
+@dataclass(frozen=True)
+class RemoveEntry:
+    """Remove the entry `entry_id` of `table_name` (remove-filter, remove-stage, remove-view)."""
+
+    table_name: str
+    entry_id: str
+
+    def __call__(self, current: SpecFile) -> SpecFile:
+        spec = current.spec.without(self.table_name, self.entry_id)
+        text, data = _remove(current.text, current.data, self.table_name, self.entry_id)
+        return SpecFile(text, data, spec)
+
+
+def add_entry(text: str, table_name: str, entry: Mapping[str, Any]) -> str:
+    """`text` with the table `entry` appended to the `table_name` array.
+
+    Only the text is edited: the rules across entries are checked by `AddEntry`.
+    """
+    return _insert(text, parse_spec_data(text), table_name, dict(entry))
+
+
+def _insert(text: str, data: Mapping[str, Any], table_name: str, entry: dict[str, Any]) -> str:
+    """`text` (which holds `data`) with `entry` appended to the `table_name` array.
 
     The new entry goes right after the array's last entry, before any comment that introduces
     what follows it. An array the file does not have yet goes where `dashsignal new` writes it:
     before the first entry of the arrays that follow it (stages before views), else at the end.
+    The lines are edited only where they are certain (each `[[table_name]]` a header of the
+    file, the new lines between statements); tomlkit places it otherwise.
     """
     import tomlkit
 
-    data = parse_spec_data(text)
-    taken = _all_ids(data).get(entry["id"].casefold())
-    if taken is not None:
-        what, existing = taken
-        same = "" if existing == entry["id"] else f" (same as {entry['id']!r} ignoring case)"
-        raise SpecError(
-            f"there is already a {what} with id {existing!r}{same}",
-            hint="Ids name modules and components: every filter, stage and view needs its own. "
-            "Pick another id, or remove the existing one first.",
-        )
-    _check_source(data, table_name, entry)
+    table = tomlkit.table()
+    for key, value in entry.items():
+        table.add(key, value)
+    block = _block(table_name, table)
+    lines = _LINE.findall(text)
+    top = _top_level_lines(text)
+    placed = (
+        _insert_after_last(lines, top, table_name, len(data[table_name]), block)
+        if table_name in data
+        else _insert_before_later_arrays(lines, top, table_name, block)
+    )
+    if placed is not None:
+        return _same_ending(text, placed)
     document = tomlkit.parse(text)
     array = document.get(table_name)
     if isinstance(array, tomlkit.items.Array):
@@ -46,20 +95,6 @@ def add_entry(text: str, table_name: str, entry: dict[str, Any]) -> str:
         inline.update(entry)
         array.append(inline)
         return _same_ending(text, tomlkit.dumps(document))
-    table = tomlkit.table()
-    for key, value in entry.items():
-        table.add(key, value)
-    block = _block(table_name, table)
-    lines = text.splitlines(keepends=True)
-    placed = (
-        _insert_after_last(lines, table_name, block)
-        if array is not None
-        else _insert_before_later_arrays(lines, table_name, block)
-    )
-    expected = {**data, table_name: [*data.get(table_name, []), entry]}
-    if placed is not None and parse_spec_data(placed) == expected:
-        return _same_ending(text, placed)
-    # Where the text is too unusual to be sure of the lines, let tomlkit place it.
     table.add(tomlkit.nl())
     if array is None:
         array = tomlkit.aot()
@@ -88,14 +123,80 @@ def _header(*names: str) -> re.Pattern[str]:
     return re.compile(rf"\s*\[\[\s*(?:{alternatives})\s*\]\]")
 
 
-def _insert_after_last(lines: list[str], table_name: str, block: str) -> str | None:
-    """`block` after the last `[[table_name]]` entry, above a comment introducing what follows."""
+def _top_level_lines(text: str) -> list[bool]:
+    """For each line of `text`: True when it begins between statements of the TOML document,
+    not inside a multi-line string or an array spanning lines.
+
+    Only such a line can be a table header, and only before such a line can lines be inserted.
+    """
+    top = [True]
+    depth = 0  # of the arrays and inline tables open
+    header = False  # in a [table] or [[array]] header: its brackets open nothing
+    start = True  # nothing but blanks yet on this line
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "\n":
+            top.append(depth == 0)
+            header, start = False, True
+            i += 1
+            continue
+        if char in " \t\r":
+            i += 1
+            continue
+        if char == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if text.startswith(('"""', "'''"), i):
+            quote = text[i : i + 3]
+            i += 3
+            while i < n and not text.startswith(quote, i):
+                step = 2 if quote == '"""' and text[i] == "\\" else 1
+                top.extend(False for c in text[i : i + step] if c == "\n")
+                i += step
+            i += 3
+            while i < n and text[i] == quote[0]:  # up to two quotes may end the string
+                i += 1
+        elif char in "\"'":
+            i += 1
+            while i < n and text[i] not in (char, "\n"):
+                i += 2 if char == '"' and text[i] == "\\" else 1
+            if i < n and text[i] == char:
+                i += 1
+        else:
+            if start and depth == 0 and char == "[":
+                header = True
+            elif not header and char in "[{":
+                depth += 1
+            elif not header and char in "]}":
+                depth = max(0, depth - 1)
+            i += 1
+        start = False
+    return top
+
+
+def _certain(top: list[bool], first: int, last: int) -> bool:
+    """True when every line from `first` to `last` (included) begins between statements."""
+    return all(top[first : last + 1])
+
+
+def _insert_after_last(
+    lines: list[str], top: list[bool], table_name: str, count: int, block: str
+) -> str | None:
+    """`block` after the last `[[table_name]]` entry, above a comment introducing what follows.
+
+    None unless the file's `count` entries are each written under such a header.
+    """
     header = _header(table_name)
-    starts = [i for i, line in enumerate(lines) if header.match(line)]
-    if not starts:
+    starts = [i for i, line in enumerate(lines) if top[i] and header.match(line)]
+    if len(starts) != count or not starts:
         return None
     start = starts[-1]
-    end = next((i for i in range(start + 1, len(lines)) if _ANY_HEADER.match(lines[i])), None)
+    end = next(
+        (i for i in range(start + 1, len(lines)) if top[i] and _ANY_HEADER.match(lines[i])),
+        None,
+    )
     if end is None:
         # The last entry of the file: the new one goes after everything but trailing blanks.
         at = len(lines)
@@ -105,21 +206,28 @@ def _insert_after_last(lines: list[str], table_name: str, block: str) -> str | N
         at = end
         while at > start + 1 and (not lines[at - 1].strip() or _COMMENT.match(lines[at - 1])):
             at -= 1
+    if not _certain(top, at, len(lines) if end is None else end):
+        return None
     return _splice(lines, at, block)
 
 
-def _insert_before_later_arrays(lines: list[str], table_name: str, block: str) -> str | None:
+def _insert_before_later_arrays(
+    lines: list[str], top: list[bool], table_name: str, block: str
+) -> str | None:
     """`block` before the first `[[...]]` of an array written after `table_name`."""
     later = list(_WHAT)[list(_WHAT).index(table_name) + 1 :]
     if not later:
         return None
     header = _header(*later)
-    at = next((i for i, line in enumerate(lines) if header.match(line)), None)
-    if at is None:
+    found = next((i for i, line in enumerate(lines) if top[i] and header.match(line)), None)
+    if found is None:
         return None
     # The comment lines right above that header describe its entry: insert above them.
+    at = found
     while at > 0 and _COMMENT.match(lines[at - 1]):
         at -= 1
+    if not _certain(top, at, found):
+        return None
     return _splice(lines, at, block)
 
 
@@ -141,18 +249,22 @@ def remove_entry(text: str, table_name: str, entry_id: str) -> str:
     The entry goes, with the comment lines right above it; the comment block that introduces
     the next entry stays, although TOML parsers attach it to the end of the entry before. The
     user's comments of the removed entry (above it, inside it, after a value) are kept where it
-    was, as comments under a line that says so. A stage that views or other stages still read
-    is not removed.
+    was, as comments under a line that says so. Only the text is edited: whether the entry may
+    go (a stage still read may not) is checked by `RemoveEntry`.
     """
-    data = parse_spec_data(text)
+    return _remove(text, parse_spec_data(text), table_name, entry_id)[0]
+
+
+def _remove(
+    text: str, data: Mapping[str, Any], table_name: str, entry_id: str
+) -> tuple[str, dict[str, Any]]:
+    """`text` (which holds `data`) and its data without the entry, as `remove_entry` says."""
     entries = data.get(table_name, [])
     positions = [i for i, item in enumerate(entries) if item.get("id") == entry_id]
     if not positions:
         known = ", ".join(str(item.get("id")) for item in entries) or "none"
         what = _WHAT[table_name]
         raise SpecError(f"no {what} {entry_id!r} in dashsignal.toml (there are: {known})")
-    if table_name == "stages":
-        _check_unread(data, entry_id)
     index = positions[0]
     expected = {**data, table_name: entries[:index] + entries[index + 1 :]}
     if not expected[table_name]:
@@ -161,10 +273,10 @@ def remove_entry(text: str, table_name: str, entry_id: str) -> str:
     edited = _cut_block(text, table_name, index, len(entries), note)
     if edited is None or not _parses_as(edited, expected):
         edited = _remove_with_tomlkit(text, table_name, index)
-    return _keep_lost_comments(text, edited, note)
+    return _keep_lost_comments(text, edited, note), expected
 
 
-def _parses_as(text: str, expected: dict[str, Any]) -> bool:
+def _parses_as(text: str, expected: Mapping[str, Any]) -> bool:
     """True when `text` is valid TOML holding `expected` (a cut in the wrong place is not)."""
     try:
         return parse_spec_data(text) == expected
@@ -224,37 +336,6 @@ def comments(text: str) -> list[str]:
         else:
             i += 1
     return found
-
-
-def _check_source(data: dict[str, Any], table_name: str, entry: dict[str, Any]) -> None:
-    """A new stage or view must read something the spec has (the spec checks it too, by index)."""
-    if table_name not in ("stages", "views"):
-        return
-    stage_ids = [str(s.get("id")) for s in data.get("stages", []) if isinstance(s, dict)]
-    source = entry.get("source", QUERY)
-    allowed = [QUERY, *stage_ids] if table_name == "stages" else [*RESERVED_SOURCES, *stage_ids]
-    if source not in allowed:
-        what = _WHAT[table_name]
-        raise SpecError(
-            f"{what} {entry['id']!r}: unknown source {source!r}; allowed: {', '.join(allowed)}",
-            hint="Add that stage first (dashsignal add-stage), or pick one of these sources.",
-        )
-
-
-def _check_unread(data: dict[str, Any], stage_id: str) -> None:
-    """Refuse to remove a stage that is still the source of a view or another stage."""
-    readers = [
-        f"{_WHAT[name]} {item.get('id')!r}"
-        for name in ("stages", "views")
-        for item in data.get(name, [])
-        if isinstance(item, dict) and item.get("source") == stage_id
-    ]
-    if readers:
-        raise SpecError(
-            f"stage {stage_id!r} is still read by {', '.join(readers)}",
-            hint="Remove those first (remove-view, remove-stage), or point their source at "
-            'another stage or "query" in dashsignal.toml; then remove this stage.',
-        )
 
 
 def _cut_block(text: str, table_name: str, index: int, count: int, note: str) -> str | None:
@@ -326,13 +407,3 @@ def _same_ending(original: str, edited: str) -> str:
     if not original.endswith(newline * 2):
         edited = edited.rstrip("\r\n") + (newline if original.endswith(newline) else "")
     return edited
-
-
-def _all_ids(data: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """{id folded: (what it is, id as written)} of every entry."""
-    return {
-        str(item.get("id")).casefold(): (what, str(item.get("id")))
-        for name, what in _WHAT.items()
-        for item in data.get(name, [])
-        if isinstance(item, dict)
-    }

@@ -8,19 +8,32 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dashsignal_cli.errors import SpecError, SpecSyntaxError
-from dashsignal_cli.spec import Spec, spec_from_data
+from dashsignal_cli.spec import (
+    QUERY,
+    Entry,
+    FilterSpec,
+    Spec,
+    StageSpec,
+    ViewSpec,
+    filter_from_data,
+    spec_from_data,
+)
 
 __all__ = [
     "ENTRY_COMMENTS",
     "SPEC_FILENAME",
+    "SpecFile",
     "dump_spec",
+    "entry_table",
     "load_spec",
     "parse_spec_data",
     "parse_spec_text",
+    "read_spec_file",
 ]
 
 SPEC_FILENAME = "dashsignal.toml"
@@ -39,9 +52,28 @@ ENTRY_COMMENTS = frozenset({f"# {_STAGE_SOURCE_COMMENT}", f"# {_INTERVAL_COMMENT
 _LOCATION = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)\s*$")
 
 
+@dataclass(frozen=True)
+class SpecFile:
+    """Spec text with what it holds: its plain data and its validated model.
+
+    Read once (`read_spec_file`); an edit of spec_edit.py returns the next one, its text
+    edited and its model derived from the typed entry, without reading the text again.
+    """
+
+    text: str
+    data: dict[str, Any]
+    spec: Spec
+
+
+def read_spec_file(text: str, source: str = SPEC_FILENAME) -> SpecFile:
+    """Parse and validate spec text, once; syntax errors are located as `source:LINE:COL`."""
+    data = parse_spec_data(text, source)
+    return SpecFile(text, data, spec_from_data(data))
+
+
 def parse_spec_text(text: str, source: str = SPEC_FILENAME) -> Spec:
     """Parse and validate spec text; syntax errors are located as `source:LINE:COL`."""
-    return spec_from_data(parse_spec_data(text, source))
+    return read_spec_file(text, source).spec
 
 
 def parse_spec_data(text: str, source: str = SPEC_FILENAME) -> dict[str, Any]:
@@ -161,4 +193,34 @@ def _filter_table(item: Any) -> Any:
             table.add("step", item.step)
     if item.default is not None:
         table.add("default", item.default)
+    return table
+
+
+def entry_table(entry: Entry) -> dict[str, Any]:
+    """The `[[filters]]`, `[[stages]]` or `[[views]]` table of `entry`, as the add commands
+    write it: only the keys that differ from what the spec derives, in the order of the file.
+    """
+    if isinstance(entry, StageSpec):
+        return {"id": entry.id, "source": entry.source, "title": entry.title}
+    if isinstance(entry, ViewSpec):
+        view: dict[str, Any] = {"id": entry.id, "kind": entry.kind, "title": entry.title}
+        if entry.source != QUERY:
+            view["source"] = entry.source
+        if entry.interval is not None:
+            view["interval"] = entry.interval
+        return view
+    return _filter_keys(entry)
+
+
+def _filter_keys(item: FilterSpec) -> dict[str, Any]:
+    table: dict[str, Any] = {"id": item.id, "kind": item.kind, "label": item.label}
+    if item.is_choice:
+        table["options"] = list(item.options)
+    else:
+        table.update(min=item.min, max=item.max)
+    # The step and default are the ones the spec derives, unless the filter has its own.
+    if filter_from_data(table, item.id) != item:
+        for key in ("step", "default"):
+            if getattr(item, key) is not None:
+                table[key] = getattr(item, key)
     return table

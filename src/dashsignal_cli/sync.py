@@ -11,10 +11,14 @@ from dashsignal_cli.planner import Plan, plan_changes
 from dashsignal_cli.project import ProjectFiles
 from dashsignal_cli.render import GeneratedFile, Owner, demo_columns, render, render_project
 from dashsignal_cli.spec import Spec
-from dashsignal_cli.specfile import SPEC_FILENAME, parse_spec_text
+from dashsignal_cli.specfile import SPEC_FILENAME, SpecFile, read_spec_file
 
-__all__ = ["SyncPlan", "new_project_files", "plan_sync"]
+__all__ = ["SpecChange", "SyncPlan", "new_project_files", "plan_sync"]
 
+# A change of the spec file as read (spec_edit.AddEntry, RemoveEntry): the next file, its model
+# derived without reading the text again.
+SpecChange = Callable[[SpecFile], SpecFile]
+# An edit of the bare text: the edited text is read again.
 SpecEdit = Callable[[str], str]
 
 
@@ -42,20 +46,29 @@ def new_project_files(spec: Spec) -> dict[str, GeneratedFile]:
     return dict(sorted({**rendered, **records}.items()))
 
 
-def plan_sync(root: Path, edit: SpecEdit | None = None, *, force: bool = False) -> SyncPlan:
-    """Plan bringing the project at `root` in line with its spec, after `edit` of the spec text.
+def plan_sync(
+    root: Path,
+    edit: SpecEdit | None = None,
+    *,
+    change: SpecChange | None = None,
+    force: bool = False,
+) -> SyncPlan:
+    """Plan bringing the project at `root` in line with its spec, after `change` of the spec
+    (or `edit` of its text).
 
-    Nothing is written: an invalid spec raises here, before the writer is involved.
+    The spec text is read and validated once, before the change, so that an error points at the
+    user's text. Nothing is written: an invalid spec raises here, before the writer is involved.
     """
     files = ProjectFiles(root)
     manifest = files.manifest()
-    if edit is not None:
-        # The spec must be valid before our edit, so that an error points at the user's text.
-        parse_spec_text(files.spec_text)
-    spec_text = files.spec_text if edit is None else edit(files.spec_text)
-    spec = parse_spec_text(spec_text)
+    current = read_spec_file(files.spec_text)
+    if change is not None:
+        current = change(current)
+    elif edit is not None:
+        current = read_spec_file(edit(current.text))
+    spec = current.spec
     demo = manifest.demo or demo_columns(spec)
     rendered = render(spec, demo)
-    rendered[SPEC_FILENAME] = GeneratedFile(spec_text, Owner.SPEC)
+    rendered[SPEC_FILENAME] = GeneratedFile(current.text, Owner.SPEC)
     plan = plan_changes(rendered, files.read, manifest, demo, force=force)
     return SyncPlan(root, spec, plan, manifest)

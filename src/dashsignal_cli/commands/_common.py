@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from dashsignal_cli.sync import SyncPlan
+    from dashsignal_cli.sync import SpecChange, SyncPlan
 
 ProjectOption = Annotated[
     Path | None,
@@ -43,13 +43,13 @@ ForceOption = Annotated[
 
 def sync_project(
     project: Path | None,
-    edit: Callable[[str], str] | None,
+    change: SpecChange | None,
     *,
     dry_run: bool,
     force: bool,
     after: Callable[[SyncPlan], None] | None = None,
 ) -> SyncPlan:
-    """Edit the spec (if asked), plan, write (unless a dry run), report; exit 3 on conflicts.
+    """Change the spec (if asked), plan, write (unless a dry run), report; exit 3 on conflicts.
 
     `after` reports what the command adds to the plan's report, before a conflict's error.
     """
@@ -64,7 +64,7 @@ def sync_project(
             refuse_pending_write(root)
         else:
             recover_project(root)
-        result = plan_sync(root, edit, force=force)
+        result = plan_sync(root, change=change, force=force)
         check_plan_inside(root, result.plan)
         if not dry_run and not result.plan.touches_nothing:
             apply_plan(root, result.plan)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dashsignal_cli.commands._common import DryRunOption, ForceOption, ProjectOption, sync_project
+from dashsignal_cli.kinds import DEFAULT_FILTER_KIND, filter_kinds_help
 
 if TYPE_CHECKING:
     from dashsignal_cli.sync import SyncPlan
@@ -26,9 +27,9 @@ def add_filter(
             "--kind",
             "-k",
             metavar="KIND",
-            help="dropdown, multi, checklist, radio, range or dates.",
+            help=filter_kinds_help(marked=False, last=" or ") + ".",
         ),
-    ] = "dropdown",
+    ] = DEFAULT_FILTER_KIND,
     label: Annotated[
         str | None,
         typer.Option("--label", metavar="TEXT", help="The control's label. Default: from ID."),
@@ -38,8 +39,8 @@ def add_filter(
         typer.Option(
             "--option",
             metavar="VALUE",
-            help="An option of a dropdown, multi, checklist or radio filter; repeat for more "
-            "(whole numbers stay numbers). Default: demo options.",
+            help=f"An option of a {filter_kinds_help(choice=True, last=' or ')} filter; repeat "
+            "for more (whole numbers stay numbers). Default: demo options.",
         ),
     ] = None,
     minimum: Annotated[
@@ -63,15 +64,15 @@ def add_filter(
     force: ForceOption = False,
 ) -> None:
     """Add a filter: its entry in dashsignal.toml, its control, its input to the compute step."""
-    from dashsignal_cli.answers import filter_table
-    from dashsignal_cli.spec_edit import add_entry
+    from dashsignal_cli.answers import filter_from_flags
+    from dashsignal_cli.spec_edit import AddEntry
 
-    entry: dict[str, Any] = filter_table(
+    entry = filter_from_flags(
         filter_id, kind, label=label, options=options, minimum=minimum, maximum=maximum
     )
     sync_project(
         project,
-        lambda text: add_entry(text, "filters", entry),
+        AddEntry(entry),
         dry_run=dry_run,
         force=force,
         after=lambda result: _say_if_unread(result, filter_id),
@@ -96,11 +97,11 @@ def remove_filter(
     force: ForceOption = False,
 ) -> None:
     """Remove a filter from dashsignal.toml, the page and the compute callback."""
-    from dashsignal_cli.spec_edit import remove_entry
+    from dashsignal_cli.spec_edit import RemoveEntry
 
     sync_project(
         project,
-        lambda text: remove_entry(text, "filters", filter_id),
+        RemoveEntry("filters", filter_id),
         dry_run=dry_run,
         force=force,
     )

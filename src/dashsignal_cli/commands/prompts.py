@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from rich.markup import escape
 from rich.prompt import Confirm, IntPrompt, Prompt
@@ -13,21 +14,22 @@ from rich.prompt import Confirm, IntPrompt, Prompt
 from dashsignal_cli.answers import (
     DEFAULT_FILTERS,
     DEFAULT_VIEWS,
-    check_sources,
+    NewProject,
     parse_filter_arg,
     parse_view_arg,
 )
 from dashsignal_cli.commands.console import out
 from dashsignal_cli.errors import DashsignalError
+from dashsignal_cli.kinds import FILTER_KINDS, VIEW_KINDS, VIEW_KINDS_OFFERED, filter_values_help
 from dashsignal_cli.spec import (
-    CHOICE_KINDS,
-    FILTER_KINDS,
     MAX_TIMEOUT,
     QUERY,
-    VIEW_KINDS,
     FilterSpec,
+    Origin,
     Spec,
+    StageSpec,
     ViewSpec,
+    check_entries,
     humanize,
 )
 
@@ -52,60 +54,64 @@ def ask_project_name(directory: Path) -> str:
     return _ask("Project name", "my_dashboard", parse)
 
 
-def ask_new_project(
-    name: str,
-    *,
-    views: list[str] | None,
-    filters: list[str] | None,
-    cache: str | None,
-    timeout: int | None,
-    title: str | None,
-    pattern: str | None = None,
-    stages: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Ask for every answer not given by a flag; return them as `build_spec_data` takes them.
+def ask_new_project(request: NewProject, directory: Path) -> NewProject:
+    """`request` with every answer the flags did not give asked for.
 
-    `stages` are not asked for (they come from --stage only); views may read them.
+    Its stages are not asked for (they come from --stage only); views may read them.
     """
     console = out()
-    stages = stages or []
+    name = request.name or ask_project_name(directory)
     console.print(
         f"[bold]New dashsignal project[/] [cyan]{escape(name)}[/]  (Enter takes the default)"
     )
+    title = request.title
     if title is None:
         title = _ask("Dashboard title", humanize(name), _non_empty)
+    pattern = request.pattern
     if pattern is None:
         pattern = _ask_choice("Pattern", _PATTERN_NOTES, default="signal")
+    stages = request.stages
+    views = request.views
     if views is None:
-        _show_kinds("Views are written ID:KIND, the kind by name or number", VIEW_KINDS)
+        _show_kinds(
+            "Views are written ID:KIND, the kind by name or number",
+            {n: VIEW_KINDS[n].describes for n in VIEW_KINDS_OFFERED},
+        )
         _show_sources(stages)
-        view_tables = _ask(
-            "Views", " ".join(DEFAULT_VIEWS), lambda answer: _view_list(answer, stages)
-        )
-    else:
-        view_tables = [parse_view_arg(v) for v in views]
+        views = _ask("Views", " ".join(DEFAULT_VIEWS), lambda answer: _view_list(answer, stages))
+    filters = request.filters
     if filters is None:
-        _show_kinds("Filters are written ID:KIND, the kind by name or number", FILTER_KINDS)
-        out().print(
-            "  Add =VALUES to give a filter's values at once: =A,B,C for the choice kinds, "
-            "=MIN..MAX for range, =YYYY-MM-DD..YYYY-MM-DD for dates (e.g. price:range=10..100)"
+        _show_kinds(
+            "Filters are written ID:KIND, the kind by name or number",
+            {n: k.describes for n, k in FILTER_KINDS.items()},
         )
-        given = _ask("Filters", " ".join(DEFAULT_FILTERS), _filter_list)
-        filter_tables = [table or _ask_filter_values(head) for head, table in given]
-    else:
-        filter_tables = [parse_filter_arg(f) for f in filters]
-    if cache is None:
-        cache = _ask_choice("Cache backend", _BACKEND_NOTES, default="filesystem")
+        out().print(
+            "  Add =VALUES to give a filter's values at once: "
+            f"{filter_values_help('=')} (e.g. price:range=10..100)"
+        )
+        checked = views
+        given = _ask(
+            "Filters",
+            " ".join(DEFAULT_FILTERS),
+            lambda answer: _filter_list(answer, stages, checked),
+        )
+        filters = tuple(item or _ask_filter_values(head) for head, item in given)
+    backend = request.backend
+    if backend is None:
+        backend = _ask_choice("Cache backend", _BACKEND_NOTES, default="filesystem")
+    timeout = request.timeout
     if timeout is None:
         timeout = _ask_timeout()
-    return {
-        "views": view_tables,
-        "filters": filter_tables,
-        "backend": cache,
-        "timeout": timeout,
-        "title": title,
-        "pattern": pattern,
-    }
+    return dataclasses.replace(
+        request,
+        name=name,
+        title=title,
+        pattern=pattern,
+        views=views,
+        filters=filters,
+        backend=backend,
+        timeout=timeout,
+    )
 
 
 def confirm_write(spec: Spec, target: Path) -> bool:
@@ -129,7 +135,7 @@ def _filter_summary(spec: FilterSpec) -> str:
     if spec.is_choice:
         values = ", ".join(str(option) for option in spec.options)
     else:
-        values = f"{spec.min}..{spec.max}"
+        values = spec.values_written
     return f"{spec.id} ({spec.kind}: {values})"
 
 
@@ -190,29 +196,29 @@ def _non_empty(answer: str) -> str:
     return answer.strip()
 
 
-def _show_kinds(intro: str, kinds: tuple[str, ...]) -> None:
-    """The kinds as a numbered list; the first is the default when no kind is given."""
+def _show_kinds(intro: str, kinds: Mapping[str, str]) -> None:
+    """The kinds and what each gives, numbered; the first is the default when no kind is given."""
     console = out()
     console.print(f"{intro}:")
-    for number, kind in enumerate(kinds, start=1):
+    for number, (kind, describes) in enumerate(kinds.items(), start=1):
         mark = "  [bold](default)[/]" if number == 1 else ""
-        console.print(f"  {number}. {kind}{mark}")
+        console.print(f"  {number}. {kind:<10} [dim]{escape(describes)}[/]{mark}")
 
 
 def _items(answer: str) -> list[str]:
     return [item for item in _SEPARATORS.split(answer.strip()) if item]
 
 
-def _show_sources(stages: list[dict[str, Any]]) -> None:
+def _show_sources(stages: Sequence[StageSpec]) -> None:
     console = out()
-    stage_ids = "".join(f", @{s['id']}" for s in stages)
+    stage_ids = "".join(f", @{s.id}" for s in stages)
     console.print(
         "  Add @SOURCE for where a view's data comes from: @query (default), @own (its own "
         f"cached computation){escape(stage_ids)}, @live or @live/SECONDS (refreshed on an interval)"
     )
 
 
-def _kind_by_number(item: str, kinds: tuple[str, ...]) -> str:
+def _kind_by_number(item: str, kinds: Sequence[str]) -> str:
     """`rows:2` -> `rows:table` (the second kind); names and other numbers pass through as given."""
     head, colon, kind = item.partition(":")
     end = min((kind.index(mark) for mark in "=@" if mark in kind), default=len(kind))
@@ -222,25 +228,28 @@ def _kind_by_number(item: str, kinds: tuple[str, ...]) -> str:
     return f"{head}{colon}{kind}{rest}"
 
 
-def _view_list(answer: str, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    tables = [parse_view_arg(_kind_by_number(item, VIEW_KINDS)) for item in _items(answer)]
-    if not tables:
+def _view_list(answer: str, stages: tuple[StageSpec, ...]) -> tuple[ViewSpec, ...]:
+    views = tuple(
+        parse_view_arg(_kind_by_number(item, VIEW_KINDS_OFFERED)) for item in _items(answer)
+    )
+    if not views:
         raise DashsignalError("give at least one view")
-    _check_no_repeats([t["id"] for t in tables])
-    check_sources(tables, stages)
-    return tables
+    check_entries((), stages, views, Origin.FLAGS)
+    return views
 
 
-def _filter_list(answer: str) -> list[tuple[str, dict[str, Any] | None]]:
-    """Each filter's `ID:KIND`, with its table when the answer gave its values (`=VALUES`)."""
-    items = [_kind_by_number(item, FILTER_KINDS) for item in filter_items(answer)]
+def _filter_list(
+    answer: str, stages: tuple[StageSpec, ...], views: tuple[ViewSpec, ...]
+) -> list[tuple[str, FilterSpec | None]]:
+    """Each filter's `ID:KIND`, with the filter when the answer gave its values (`=VALUES`)."""
+    items = [_kind_by_number(item, tuple(FILTER_KINDS)) for item in filter_items(answer)]
     if not items:
         raise DashsignalError("give at least one filter")
-    tables = [parse_filter_arg(item) for item in items]
-    _check_no_repeats([t["id"] for t in tables])
+    filters = tuple(parse_filter_arg(item) for item in items)
+    check_entries(filters, stages, views, Origin.FLAGS)
     return [
-        (item.partition("=")[0], table if "=" in item else None)
-        for item, table in zip(items, tables, strict=True)
+        (item.partition("=")[0], spec if "=" in item else None)
+        for item, spec in zip(items, filters, strict=True)
     ]
 
 
@@ -267,18 +276,14 @@ def filter_items(answer: str) -> list[str]:
     return items
 
 
-def _ask_filter_values(head: str) -> dict[str, Any]:
-    table = parse_filter_arg(head)
-    if table["kind"] in CHOICE_KINDS:
-        default = ",".join(str(o) for o in table["options"])
-        question = f"Options of {table['id']}, separated by commas"
-    elif table["kind"] == "range":
-        default = f"{table['min']}..{table['max']}"
-        question = f"Range of {table['id']}, as MIN..MAX"
-    else:
-        default = f"{table['min']}..{table['max']}"
-        question = f"Dates of {table['id']}, as YYYY-MM-DD..YYYY-MM-DD"
-    return _ask(question, default, lambda values: parse_filter_arg(_with_values(head, values)))
+def _ask_filter_values(head: str) -> FilterSpec:
+    demo = parse_filter_arg(head)
+    question = demo.described.question.format(id=demo.id)
+    return _ask(
+        question,
+        demo.values_written,
+        lambda values: parse_filter_arg(_with_values(head, values)),
+    )
 
 
 def _with_values(head: str, answer: str) -> str:
@@ -299,11 +304,3 @@ def _ask_timeout() -> int:
         if 0 <= value <= MAX_TIMEOUT:
             return value
         console.print(f"[red]give a number of seconds from 0 to {MAX_TIMEOUT}[/]")
-
-
-def _check_no_repeats(ids: list[str]) -> None:
-    seen: set[str] = set()
-    for identifier in ids:
-        if identifier.casefold() in seen:
-            raise DashsignalError(f"{identifier!r} is given twice")
-        seen.add(identifier.casefold())

@@ -36,13 +36,11 @@ def add_stage(
     force: ForceOption = False,
 ) -> None:
     """Add a computed stage: its entry in dashsignal.toml and its module stages/ID.py."""
-    from dashsignal_cli.answers import stage_table
-    from dashsignal_cli.spec_edit import add_entry
+    from dashsignal_cli.answers import stage_from_flags
+    from dashsignal_cli.spec_edit import AddEntry
 
-    entry = stage_table(stage_id, source, title)
-    sync_project(
-        project, lambda text: add_entry(text, "stages", entry), dry_run=dry_run, force=force
-    )
+    entry = stage_from_flags(stage_id, source, title)
+    sync_project(project, AddEntry(entry), dry_run=dry_run, force=force)
 
 
 def remove_stage(
@@ -52,8 +50,6 @@ def remove_stage(
     force: ForceOption = False,
 ) -> None:
     """Remove a stage no view or stage reads; its module stages/ID.py stays yours."""
-    from dashsignal_cli.spec_edit import remove_entry
+    from dashsignal_cli.spec_edit import RemoveEntry
 
-    sync_project(
-        project, lambda text: remove_entry(text, "stages", stage_id), dry_run=dry_run, force=force
-    )
+    sync_project(project, RemoveEntry("stages", stage_id), dry_run=dry_run, force=force)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from dashsignal_cli.commands._common import DryRunOption, ForceOption, ProjectOption, sync_project
+from dashsignal_cli.kinds import DEFAULT_VIEW_KIND, view_kinds_help
 
 ADD_EPILOG = (
     "Examples:\n\n  dashsignal add-view chart3\n\n"
@@ -21,8 +22,11 @@ REMOVE_EPILOG = "Example:\n\n  dashsignal remove-view chart3 --dry-run"
 def add_view(
     view_id: Annotated[str, typer.Argument(metavar="ID", help="The new view's id, e.g. chart3.")],
     kind: Annotated[
-        str, typer.Option("--kind", "-k", metavar="KIND", help="graph, table or indicator.")
-    ] = "graph",
+        str,
+        typer.Option(
+            "--kind", "-k", metavar="KIND", help=view_kinds_help(marked=False, last=" or ") + "."
+        ),
+    ] = DEFAULT_VIEW_KIND,
     title: Annotated[
         str | None,
         typer.Option("--title", metavar="TEXT", help="The card's title. Default: from ID."),
@@ -51,13 +55,11 @@ def add_view(
     force: ForceOption = False,
 ) -> None:
     """Add a view: its entry in dashsignal.toml, its module views/ID.py, its consumer callback."""
-    from dashsignal_cli.answers import view_table
-    from dashsignal_cli.spec_edit import add_entry
+    from dashsignal_cli.answers import view_from_flags
+    from dashsignal_cli.spec_edit import AddEntry
 
-    entry = view_table(view_id, kind, title=title, source=source, interval=interval)
-    sync_project(
-        project, lambda text: add_entry(text, "views", entry), dry_run=dry_run, force=force
-    )
+    entry = view_from_flags(view_id, kind, title=title, source=source, interval=interval)
+    sync_project(project, AddEntry(entry), dry_run=dry_run, force=force)
 
 
 def remove_view(
@@ -67,8 +69,6 @@ def remove_view(
     force: ForceOption = False,
 ) -> None:
     """Remove a view from dashsignal.toml and its wiring; its module views/ID.py stays yours."""
-    from dashsignal_cli.spec_edit import remove_entry
+    from dashsignal_cli.spec_edit import RemoveEntry
 
-    sync_project(
-        project, lambda text: remove_entry(text, "views", view_id), dry_run=dry_run, force=force
-    )
+    sync_project(project, RemoveEntry("views", view_id), dry_run=dry_run, force=force)
