@@ -1,8 +1,11 @@
 """Measure how long the `dashsignal` CLI takes to start and to generate a project.
 
 Each case runs N times as a fresh subprocess of the current interpreter (`sys.executable`),
-timed with `time.perf_counter` around `subprocess.run`; the table shows the median and the
-minimum wall time in milliseconds:
+timed with `time.perf_counter` around `subprocess.run` (wall) and by the child's own user +
+system time (cpu, from `resource.getrusage`: steadier than wall on a busy machine); the table
+shows the median and the minimum of both in milliseconds. The children run with
+PYTHONDONTWRITEBYTECODE unset, so they use the bytecode cache as an installed dashsignal does
+(otherwise every run of an edited module would compile it again):
 
 * `python -c pass`: the interpreter's own start-up, the floor for everything else.
 * a minimal Typer app (one command, one option) with `--help`: what Typer itself costs.
@@ -12,13 +15,15 @@ minimum wall time in milliseconds:
   hidden ones included, into a JSON file) with pathlib: the gap to `new` is the cost of the
   imports, rendering and validation.
 * the floor of `new`: a Typer app whose one command declares the very parameters of
-  `dashsignal new` (its signature copied from src/dashsignal_cli/commands/new.py, so it follows
-  every change) and whose body writes those same files from the JSON file. It pays what Typer
-  itself costs for such a command (parsing, and Typer 0.29's pydantic coercion of each value)
-  and nothing of ours: no Jinja, no spec, no rendering, no report.
+  `dashsignal new` (its signature, and the module-level `Annotated` aliases it names, copied
+  from src/dashsignal_cli/commands/new.py, so it follows every change) and whose body writes
+  those same files from the JSON file. It pays what Typer itself costs for such a command
+  (parsing, and Typer 0.29's pydantic coercion of each value) and nothing of ours: no Jinja,
+  no spec, no rendering, no report.
 
 `new` and its floor then run in turn, pair by pair, and the table ends with the median of the
-ratios `new` / floor (pairing keeps the ratio meaningful when the machine's speed drifts).
+ratios `new` / floor, wall and cpu (pairing keeps the ratio meaningful when the machine's speed
+drifts).
 
 It then runs `python -X importtime -m dashsignal_cli --help` once and lists which heavy modules
 (jinja2, tomlkit, dash, pandas) `--help` imports; there should be none.
@@ -34,6 +39,8 @@ import argparse
 import ast
 import importlib.util
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -82,6 +89,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+{imports}
 
 FILES = {files!r}
 
@@ -114,7 +122,12 @@ if __name__ == "__main__":
 
 
 def floor_script(files_json: Path) -> str:
-    """A Typer app with `dashsignal new`'s own parameters whose body writes `files_json`'s files."""
+    """A Typer app with `dashsignal new`'s own parameters whose body writes `files_json`'s files.
+
+    The parameters name module-level `Annotated` aliases (`NameArgument`, ...), so those
+    assignments are copied too, with the imports they read (the help texts of kinds.py,
+    which is cheap: the standard library only); nothing else of the module is.
+    """
     # Found, not imported: `new` is read from the installed (or editable) package's own source.
     found = importlib.util.find_spec("dashsignal_cli.commands.new")
     assert found is not None and found.origin is not None
@@ -122,34 +135,91 @@ def floor_script(files_json: Path) -> str:
     command = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "new")
     command.body = ast.parse(FLOOR_BODY).body
     command.decorator_list = []
-    return FLOOR_HEAD.format(files=str(files_json)) + ast.unparse(command) + FLOOR_TAIL
+    needed = _names_read(
+        [a.annotation for a in command.args.args if a.annotation is not None]
+        + [*command.args.defaults]
+    )
+    copied: list[ast.stmt] = []
+    # Walk back from `new`: an alias may read another alias defined above it.
+    for statement in reversed(tree.body[: tree.body.index(command)]):
+        bound = _names_bound(statement)
+        if bound & needed and isinstance(statement, (ast.Assign, ast.AnnAssign)):
+            copied.insert(0, statement)
+            needed |= _names_read([statement.value] if statement.value is not None else [])
+    imports: list[ast.stmt] = []
+    for statement in tree.body:
+        if isinstance(statement, ast.ImportFrom) and statement.module != "__future__":
+            names = [a for a in statement.names if (a.asname or a.name) in needed - FLOOR_BOUND]
+            if names:
+                imports.append(ast.ImportFrom(statement.module, names, statement.level))
+    return (
+        FLOOR_HEAD.format(files=str(files_json), imports="\n".join(ast.unparse(i) for i in imports))
+        + "\n".join(ast.unparse(s) for s in copied)
+        + "\n\n\n"
+        + ast.unparse(command)
+        + FLOOR_TAIL
+    )
 
 
-def run(command: list[str]) -> float:
-    """Run `command` to completion and return its wall time in milliseconds."""
+# What FLOOR_HEAD binds itself.
+FLOOR_BOUND = frozenset({"json", "Path", "Annotated", "typer"})
+
+
+def _names_read(nodes: list[ast.expr]) -> set[str]:
+    return {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _names_bound(statement: ast.stmt) -> set[str]:
+    if isinstance(statement, ast.Assign):
+        return {t.id for t in statement.targets if isinstance(t, ast.Name)}
+    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+        return {statement.target.id}
+    return set()
+
+
+# The children write and read the bytecode cache, as an installed dashsignal's runs do.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def run(command: list[str]) -> tuple[float, float]:
+    """Run `command` to completion; return its wall and cpu (user + system) time in ms."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return (time.perf_counter() - start) * 1000
+    subprocess.run(
+        command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CHILD_ENV
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall * 1000, cpu * 1000
 
 
-def measure(runs: int, make_command: Callable[[Path], list[str]]) -> tuple[float, float]:
-    """Time `runs` subprocesses, each given a fresh temporary directory; return (median, min)."""
-    times: list[float] = []
+Row = tuple[float, float, float, float]  # wall median, wall min, cpu median, cpu min
+
+
+def measure(runs: int, make_command: Callable[[Path], list[str]]) -> Row:
+    """Time `runs` subprocesses, each given a fresh temporary directory."""
+    times: list[tuple[float, float]] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             times.append(run(make_command(Path(tmp))))
-    return statistics.median(times), min(times)
+    walls, cpus = [w for w, _ in times], [c for _, c in times]
+    return statistics.median(walls), min(walls), statistics.median(cpus), min(cpus)
 
 
 def paired_ratios(
     runs: int, first: Callable[[Path], list[str]], second: Callable[[Path], list[str]]
-) -> list[float]:
-    """Run `first` and `second` in turn `runs` times each; return each pair's time ratio."""
-    ratios: list[float] = []
+) -> tuple[list[float], list[float]]:
+    """Run `first` and `second` in turn `runs` times each; return each pair's wall and cpu
+    ratios."""
+    walls: list[float] = []
+    cpus: list[float] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-            ratios.append(run(first(Path(a))) / run(second(Path(b))))
-    return ratios
+            (wall_a, cpu_a), (wall_b, cpu_b) = run(first(Path(a))), run(second(Path(b)))
+            walls.append(wall_a / wall_b)
+            cpus.append(cpu_a / cpu_b)
+    return walls, cpus
 
 
 def snapshot_project(tmp: Path) -> dict[str, str]:
@@ -159,6 +229,7 @@ def snapshot_project(tmp: Path) -> dict[str, str]:
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=CHILD_ENV,
     )
     root = tmp / "demo"
     return {
@@ -175,6 +246,7 @@ def imported_modules() -> list[tuple[str, int]]:
         check=True,
         capture_output=True,
         text=True,
+        env=CHILD_ENV,
     )
     modules: list[tuple[str, int]] = []
     for line in result.stderr.splitlines():
@@ -189,7 +261,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="Runs per case (default: 10).")
     runs: int = parser.parse_args().runs
 
-    rows: list[tuple[str, float, float]] = []
+    rows: list[tuple[str, Row]] = []
     with tempfile.TemporaryDirectory() as work_dir:
         work = Path(work_dir)
         typer_app = work / "minimal_typer_app.py"
@@ -228,19 +300,21 @@ def main() -> None:
             ),
         ]
         for label, make_command in cases:
-            rows.append((label, *measure(runs, make_command)))
-        ratios = paired_ratios(runs, new_demo, floor_demo)
+            rows.append((label, measure(runs, make_command)))
+        wall_ratios, cpu_ratios = paired_ratios(runs, new_demo, floor_demo)
 
-    width = max(len("what"), *(len(label) for label, _, _ in rows))
-    print(f"{runs} runs each, {sys.executable} (Python {sys.version.split()[0]})")
-    print(f"{'what':<{width}}  {'median ms':>9}  {'min ms':>9}")
-    print(f"{'-' * width}  {'-' * 9}  {'-' * 9}")
-    for label, median_ms, min_ms in rows:
-        print(f"{label:<{width}}  {median_ms:>9.1f}  {min_ms:>9.1f}")
-    print(
-        f"new / floor, pair by pair: median {statistics.median(ratios):.2f}, "
-        f"min {min(ratios):.2f}, max {max(ratios):.2f}"
-    )
+    width = max(len("what"), *(len(label) for label, _ in rows))
+    heads = ("wall med", "wall min", "cpu med", "cpu min")
+    print(f"{runs} runs each, {sys.executable} (Python {sys.version.split()[0]}), times in ms")
+    print(f"{'what':<{width}}" + "".join(f"  {head:>9}" for head in heads))
+    print(f"{'-' * width}" + f"  {'-' * 9}" * len(heads))
+    for label, row in rows:
+        print(f"{label:<{width}}" + "".join(f"  {value:>9.1f}" for value in row))
+    for what, ratios in (("wall", wall_ratios), ("cpu", cpu_ratios)):
+        print(
+            f"new / floor, pair by pair, {what}: median {statistics.median(ratios):.2f}, "
+            f"min {min(ratios):.2f}, max {max(ratios):.2f}"
+        )
 
     heavy = sorted({name for name, _ in imported_modules() if name.split(".")[0] in HEAVY_MODULES})
     print(f"heavy modules imported by --help: {', '.join(heavy) if heavy else 'none'}")
