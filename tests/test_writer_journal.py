@@ -90,8 +90,9 @@ def new(tmp_path: Path) -> Snapshot:
 
 # Every step of that write, in order (a `*` stands for a temporary file's random token):
 # the journal first, whole and synced; the new folder; each new text beside its target; the
-# commit point (the journal renamed); each file renamed into place, the old one kept under a
-# second name until then; the set-aside copies removed; the journal removed last.
+# folders those names were added to synced; the commit point (the journal renamed, its folder
+# synced); each file renamed into place, the old one kept under a second name until then; the
+# set-aside copies removed; the renamed files' folders synced; the journal removed last.
 TRACE = [
     ("open", ".dashsignal/journal-prepare.json"),
     ("write", ".dashsignal/journal-prepare.json"),
@@ -112,7 +113,17 @@ TRACE = [
     ("write", ".dashsignal/.manifest.json.*.dashsignal-new"),
     ("fsync", ".dashsignal/.manifest.json.*.dashsignal-new"),
     ("chmod", ".dashsignal/.manifest.json.*.dashsignal-new"),
+    ("open", "."),
+    ("fsync", "."),
+    ("open", ".dashsignal"),
+    ("fsync", ".dashsignal"),
+    ("open", "stages"),
+    ("fsync", "stages"),
+    ("open", "views"),
+    ("fsync", "views"),
     ("replace", ".dashsignal/journal-prepare.json", ".dashsignal/journal-commit.json"),
+    ("open", ".dashsignal"),
+    ("fsync", ".dashsignal"),
     ("link", "app.py", ".app.py.*.dashsignal-old"),
     ("replace", ".app.py.*.dashsignal-new", "app.py"),
     ("replace", "stages/.daily.py.*.dashsignal-new", "stages/daily.py"),
@@ -125,6 +136,14 @@ TRACE = [
     ("unlink", "views/.sales.py.*.dashsignal-old"),
     ("unlink", ".dashsignal/.manifest.json.*.dashsignal-old"),
     ("unlink", "views/.share.py.*.dashsignal-old"),
+    ("open", "."),
+    ("fsync", "."),
+    ("open", ".dashsignal"),
+    ("fsync", ".dashsignal"),
+    ("open", "stages"),
+    ("fsync", "stages"),
+    ("open", "views"),
+    ("fsync", "views"),
     ("unlink", ".dashsignal/journal-commit.json"),
 ]
 # The commit point: the k-th call (counted from 1) that renames the journal to commit.
@@ -132,6 +151,8 @@ COMMIT = 1 + TRACE.index(
     ("replace", ".dashsignal/journal-prepare.json", ".dashsignal/journal-commit.json")
 )
 STEPS = range(1, len(TRACE) + 1)  # the k-th call, counted from 1
+# The last call that puts a file in place (or sets one aside): after it, the files are all new.
+LAST_RENAME = max(k for k in STEPS if k > COMMIT and TRACE[k - 1][0] in ("link", "replace"))
 
 
 def step_id(k: int) -> str:
@@ -372,7 +393,8 @@ def test_a_failure_at_any_step_is_undone_unless_the_files_are_all_in_place(
 ) -> None:
     call = TRACE[k - 1]
     disk.reset(fail_at=k)
-    renamed_into_place = k > COMMIT and call[0] == "unlink"
+    # After the last rename: a set-aside copy, a folder's sync or the journal failed.
+    renamed_into_place = k > LAST_RENAME
     if call[0] == "link":  # a second name for the old file is a convenience: it renames instead
         apply_plan(project, the_plan())
     elif renamed_into_place:  # a set-aside copy or the journal could not be removed

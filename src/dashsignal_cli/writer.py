@@ -262,6 +262,8 @@ class _Transaction:
         commit = self.root / journal_path(State.COMMIT)
         try:
             self._prepare(prepare)
+            # The staged files' names are on disk before the journal says they are ready.
+            _sync_folders(self.root, self._staging_folders())
             prepare.replace(commit)  # the commit point: from here on, the write is finished
         except BaseException as error:
             failed = _roll_back(self.root, self.journal, swapped=False)
@@ -271,12 +273,15 @@ class _Transaction:
                 _remove_dir(self.root / MANIFEST_DIR)
             raise _write_error(self.root, error, failed) from None
         try:
+            _sync_folders(self.root, [MANIFEST_DIR])  # the commit is on disk before any rename
             for step in self.journal.steps:
                 self._swap(step)
         except BaseException as error:
             raise self._undo_commit(commit, error) from None
         failed = _roll_forward(self.root, self.journal)
-        if not failed:
+        # The journal goes only once every rename is on disk: a power cut before then leaves
+        # it for the next command, which finds the files in place and finishes.
+        if not failed and _synced(self.root, [_folder(step.path) for step in self.journal.steps]):
             _remove(self.root, commit, self.journal, rolled_back=False)
         # A set-aside copy that cannot be removed is harmless; the next command retries.
 
@@ -328,6 +333,13 @@ class _Transaction:
             _remove(self.root, rollback, self.journal, rolled_back=True)
         return _write_error(self.root, error, failed)
 
+    def _staging_folders(self) -> list[str]:
+        """The folders whose entries this write added before its commit point: the journal's,
+        the new folders' parents, and those its new texts are staged in."""
+        staged = [_folder(step.new) for step in self.journal.steps if step.new is not None]
+        made = [_folder(folder) for folder in self.journal.made_dirs]
+        return [MANIFEST_DIR, *made, *staged]
+
     def _exists(self, path: str) -> bool:
         return os.path.lexists(self.root / path)
 
@@ -338,6 +350,32 @@ class _Transaction:
             folders.update("/".join(parts[: i + 1]) for i in range(len(parts)))
         missing = [f for f in folders if not os.path.lexists(self.root / f)]
         return tuple(sorted(missing, key=lambda f: (f.count("/"), f)))
+
+
+def _folder(path: str) -> str:
+    """The folder of a project path, relative to the project ("" for the project itself)."""
+    return path.rpartition("/")[0]
+
+
+def _sync_folders(root: Path, folders: list[str]) -> None:
+    """fsync each folder, so that the names created or renamed in it survive a power cut
+    (a file's own fsync does not cover its name)."""
+    for folder in sorted(set(folders)):
+        handle = os.open(root / folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
+def _synced(root: Path, folders: list[str]) -> bool:
+    """Whether `_sync_folders` succeeded (a failure after the commit point is not an error:
+    the files are in place, and the journal is kept for the next command to finish)."""
+    try:
+        _sync_folders(root, folders)
+    except OSError:
+        return False
+    return True
 
 
 def _write_new(path: Path, text: str) -> None:
