@@ -30,5 +30,7 @@ echo "== ruff"
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== pytest"
-# The slowest tests are listed at the end: where the suite's time goes.
-exec .venv/bin/python -m pytest --durations=15 "$@"
+# Three workers (pytest-xdist) on 2 cores: much of an end-to-end test is waiting on its server,
+# browser or child processes; worksteal keeps the long ones from ending up on one worker.
+# `-n 0` after it runs the suite in one process. The slowest tests are listed at the end.
+exec .venv/bin/python -m pytest -n 3 --dist worksteal --durations=15 "$@"
