@@ -1,13 +1,14 @@
 """Reading and writing `dashsignal.toml`, the single source of truth of a project.
 
-Reading uses the standard library's tomllib (fast, exact line and column on a syntax error);
-writing uses tomlkit so that later edits by our commands keep the user's comments and layout.
+Reading uses the standard library's tomllib (fast, exact line and column on a syntax error).
+A new spec is written as plain text, the text tomlkit would write; spec_edit.py edits one with
+tomlkit, so that our commands keep the user's comments and layout.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,8 @@ def parse_spec_text(text: str, source: str = SPEC_FILENAME) -> Spec:
 
 def parse_spec_data(text: str, source: str = SPEC_FILENAME) -> dict[str, Any]:
     """The plain data of spec text, not yet validated; syntax errors as `source:LINE:COL`."""
+    import tomllib  # not imported by `dashsignal new`, which reads no spec
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -102,98 +105,110 @@ def load_spec(path: Path) -> Spec:
 
 
 def dump_spec(spec: Spec) -> str:
-    """The TOML text of a spec, with comments that explain each table."""
-    import tomlkit
+    """The TOML text of a spec, with comments that explain each table.
 
-    document = tomlkit.document()
-    for line in _HEADER.splitlines():
-        document.add(tomlkit.comment(line))
-    document.add(tomlkit.nl())
-
-    app = tomlkit.table()
-    app.add("name", spec.app.name)
-    app.add("title", spec.app.title)
-    pattern = tomlkit.item(spec.app.pattern)
-    pattern.comment("signal: compute once, signal the views | memoize: views read the cache")
-    app.add("pattern", pattern)
-    background = tomlkit.item(spec.app.background)
-    background.comment("true: compute in a Dash background callback")
-    app.add("background", background)
-    document.add("app", app)
-
-    cache = tomlkit.table()
-    cache.add("backend", spec.cache.backend)
-    cache["backend"].comment("filesystem | redis | simple | null")
-    cache.add("timeout", spec.cache.timeout)
-    cache["timeout"].comment("seconds an entry is kept")
-    cache.add("lock_timeout", spec.cache.lock_timeout)
-    cache["lock_timeout"].comment("longest wait for another worker's computation (s)")
-    cache.add("new_per_minute", spec.cache.new_per_minute)
-    cache["new_per_minute"].comment("cap on new computations a minute; 0: none")
-    document.add("cache", cache)
-
-    filters = tomlkit.aot()
+    Written line by line, not with tomlkit (whose import is a good part of `dashsignal new`'s
+    start-up): the text is the one tomlkit writes for the same document, value for value
+    (tests/test_spec_text.py holds tomlkit's version and compares the two).
+    """
+    lines = [f"# {line}" for line in _HEADER.splitlines()]
+    lines += [
+        "",
+        "[app]",
+        _key("name", spec.app.name),
+        _key("title", spec.app.title),
+        _key(
+            "pattern",
+            spec.app.pattern,
+            "signal: compute once, signal the views | memoize: views read the cache",
+        ),
+        _key("background", spec.app.background, "true: compute in a Dash background callback"),
+        "",
+        "[cache]",
+        _key("backend", spec.cache.backend, "filesystem | redis | simple | null"),
+        _key("timeout", spec.cache.timeout, "seconds an entry is kept"),
+        _key(
+            "lock_timeout",
+            spec.cache.lock_timeout,
+            "longest wait for another worker's computation (s)",
+        ),
+        _key(
+            "new_per_minute", spec.cache.new_per_minute, "cap on new computations a minute; 0: none"
+        ),
+    ]
     for item in spec.filters:
-        filters.append(_filter_table(item))
-    if spec.filters:
-        document.add("filters", filters)
-
-    if spec.stages:
-        stages = tomlkit.aot()
-        for stage in spec.stages:
-            stages.append(_stage_table(stage))
-        document.add("stages", stages)
-
-    views = tomlkit.aot()
+        lines += ["", "[[filters]]", *_filter_lines(item)]
+    for stage in spec.stages:
+        lines += [
+            "",
+            "[[stages]]",
+            _key("id", stage.id),
+            _key("source", stage.source, _STAGE_SOURCE_COMMENT),
+            _key("title", stage.title),
+        ]
     for view in spec.views:
-        views.append(_view_table(view))
-    document.add("views", views)
-    return tomlkit.dumps(document)
+        lines += ["", "[[views]]", *_view_lines(view)]
+    return "\n".join(lines) + "\n"
 
 
-def _stage_table(stage: Any) -> Any:
-    import tomlkit
-
-    table = tomlkit.table()
-    table.add("id", stage.id)
-    table.add("source", stage.source)
-    table["source"].comment(_STAGE_SOURCE_COMMENT)
-    table.add("title", stage.title)
-    return table
-
-
-def _view_table(view: Any) -> Any:
-    import tomlkit
-
-    table = tomlkit.table()
-    table.add("id", view.id)
-    table.add("kind", view.kind)
-    table.add("title", view.title)
-    if view.source != "query":
-        table.add("source", view.source)
+def _view_lines(view: ViewSpec) -> list[str]:
+    lines = [_key("id", view.id), _key("kind", view.kind), _key("title", view.title)]
+    if view.source != QUERY:
+        lines.append(_key("source", view.source))
     if view.interval is not None:
-        table.add("interval", view.interval)
-        table["interval"].comment(_INTERVAL_COMMENT)
-    return table
+        lines.append(_key("interval", view.interval, _INTERVAL_COMMENT))
+    return lines
 
 
-def _filter_table(item: Any) -> Any:
-    import tomlkit
-
-    table = tomlkit.table()
-    table.add("id", item.id)
-    table.add("kind", item.kind)
-    table.add("label", item.label)
+def _filter_lines(item: FilterSpec) -> list[str]:
+    lines = [_key("id", item.id), _key("kind", item.kind), _key("label", item.label)]
     if item.is_choice:
-        table.add("options", list(item.options))
+        lines.append(_key("options", list(item.options)))
     else:
-        table.add("min", item.min)
-        table.add("max", item.max)
+        lines += [_key("min", item.min), _key("max", item.max)]
         if item.step is not None:
-            table.add("step", item.step)
+            lines.append(_key("step", item.step))
     if item.default is not None:
-        table.add("default", item.default)
-    return table
+        lines.append(_key("default", item.default))
+    return lines
+
+
+def _key(key: str, value: Any, comment: str | None = None) -> str:
+    """`key = value`, and the comment after it, as tomlkit writes a bare key."""
+    line = f"{key} = {toml_value(value)}"
+    return line if comment is None else f"{line} # {comment}"
+
+
+# What a TOML basic string escapes: the control characters, the quote and the backslash.
+_ESCAPES = {
+    **{chr(c): f"\\u{c:04x}" for c in [*range(0x20), 0x7F]},
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+    '"': '\\"',
+    "\\": "\\\\",
+}
+_NEEDS_ESCAPE = re.compile("[" + re.escape("".join(_ESCAPES)) + "]")
+
+
+def toml_value(value: Any) -> str:
+    """The TOML text of a value of a spec, as tomlkit writes it.
+
+    Only the values a spec holds are accepted; anything else is a bug in the caller.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m[0]], value) + '"'
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    raise TypeError(f"no TOML value for a {type(value).__name__} in a spec")
 
 
 def entry_table(entry: Entry) -> dict[str, Any]:
