@@ -48,9 +48,13 @@ class ViewKind:
     # The runtime helpers (dashsignal.outputs) that fill the card and show a failure in it.
     shows: str
     failed: str
-    # The consumer callback's return annotation, and the verb of its docstring.
+    # The consumer callback's return annotation, the (module, name) its type is imported from,
+    # and the verb of its docstring.
     returns: str
+    returns_from: tuple[str, str]
     verb: str
+    # Keywords its card in the layout gets beyond its id and title (Python source).
+    card_keywords: tuple[str, ...] = ()
     # What the user gets, in a few words (the prompts list the kinds with it).
     describes: str = ""
 
@@ -66,6 +70,7 @@ VIEW_KINDS = {
         shows="show_indicator",
         failed="failed_text",
         returns="str | Component",
+        returns_from=("dash.development.base_component", "Component"),
         verb="Refresh",
         describes="one figure or sentence in a card",
     ),
@@ -78,6 +83,7 @@ VIEW_KINDS = {
         shows="draw_graph",
         failed="failed_figure",
         returns="Figure",
+        returns_from=("plotly.graph_objects", "Figure"),
         verb="Redraw",
         describes="a Plotly chart",
     ),
@@ -90,7 +96,9 @@ VIEW_KINDS = {
         shows="fill_table",
         failed="failed_table",
         returns="TablePayload",
+        returns_from=("dashsignal.outputs", "TablePayload"),
         verb="Refill",
+        card_keywords=("money_columns=MONEY_COLUMNS",),
         describes="a table of rows (AG Grid)",
     ),
 }

@@ -251,11 +251,6 @@ class _CallbacksModule(NamedTuple):
 
 
 # The module each view kind's callback annotation is imported from (see ViewKind.returns).
-_RETURNS_FROM = {
-    "indicator": ("dash.development.base_component", "Component"),
-    "graph": ("plotly.graph_objects", "Figure"),
-    "table": ("dashsignal.outputs", "TablePayload"),
-}
 # Imports are wrapped, as ruff formats them, past this length.
 _LINE_LENGTH = 88
 
@@ -308,20 +303,24 @@ def _callbacks_module(spec: Spec, consumers: list[_Consumer]) -> _CallbacksModul
         or (signalled and bool(spec.stages)),
     }
     wired = live or _SIGNAL in triggers or (signalled and bool(spec.stages))
-    outputs = ["TablePayload"] if "table" in kinds else []
-    outputs += sorted({name for k in used for name in (k.shows, k.failed)})
     queried = signalled or any(c.computation == "QUERY" for c in consumers)
-    returns = {kind: _import_from(*_RETURNS_FROM[kind]) for kind in ("indicator", "graph")}
     id_names = [name for name, wanted in ids.items() if wanted]
+    # The third-party imports, by module as ruff sorts them: each kind's helpers and the type
+    # its callbacks return.
+    names: dict[str, set[str]] = {
+        "dash": {"Dash", "Input", "Output"} if wired else {"Dash", "Output"},
+        "dashsignal.outputs": {name for k in used for name in (k.shows, k.failed)},
+        "dashsignal.signaling": {"shows_failures"},
+    }
+    if queried:
+        names["dashsignal"] = {"QUERY"}
+    for kind in used:
+        module, name = kind.returns_from
+        names.setdefault(module, set()).add(name)
     imports = (
         "from typing import Any",
         "",
-        _import_from("dash", ["Dash", "Input", "Output"] if wired else ["Dash", "Output"]),
-        *([returns["indicator"]] if "indicator" in kinds else []),
-        *([_import_from("dashsignal", "QUERY")] if queried else []),
-        _import_from("dashsignal.outputs", outputs),
-        _import_from("dashsignal.signaling", "shows_failures"),
-        *([returns["graph"]] if "graph" in kinds else []),
+        *(_import_from(module, sorted(names[module], key=_by_type)) for module in sorted(names)),
         "",
         *(f"import views.{view_id}" for view_id in sorted(c.view for c in consumers)),
         _import_from("signaling.computations", "SIGNALING"),
@@ -329,6 +328,11 @@ def _callbacks_module(spec: Spec, consumers: list[_Consumer]) -> _CallbacksModul
         *([_import_from("signaling.ids", id_names)] if id_names else []),
     )
     return _CallbacksModule(imports=imports, consumers=tuple(consumers))
+
+
+def _by_type(name: str) -> tuple[int, str]:
+    """Constants, then classes, then functions: the order ruff's isort gives imported names."""
+    return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
 
 
 def _import_from(module: str, names: list[str] | str) -> str:
@@ -363,9 +367,6 @@ class _LayoutModule(NamedTuple):
 
 
 # The keyword arguments a kind's card takes beyond its id and title.
-_CARD_KEYWORDS = {"table": ("money_columns=MONEY_COLUMNS",)}
-
-
 def _layout_module(spec: Spec, views: list[_View], amount: str) -> _LayoutModule:
     kinds = {v.kind for v in views}
     ids = [
@@ -390,9 +391,7 @@ def _layout_module(spec: Spec, views: list[_View], amount: str) -> _LayoutModule
         (
             kind.group,
             tuple(
-                _Card(kind.card, v.id, v.title, _CARD_KEYWORDS.get(name, ()))
-                for v in views
-                if v.kind == name
+                _Card(kind.card, v.id, v.title, kind.card_keywords) for v in views if v.kind == name
             ),
         )
         for name, kind in VIEW_KINDS.items()
