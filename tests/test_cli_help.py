@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from dashsignal_cli.cli import app
 
+from cli_helpers import run_cli
+
 COMMANDS = [
     "new",
     "add-view",
@@ -101,3 +103,28 @@ def test_new_usage_names_its_optional_argument_and_add_view_its_required_one() -
     assert "Usage: dashsignal new [OPTIONS] [NAME]" in new
     assert "Usage: dashsignal add-view [OPTIONS] ID" in add_view
     assert "Default: 300." in new
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        *([c, "--help"] for c in COMMANDS),
+        ["new", "--no-such-flag"],
+        ["add-view"],
+        ["regenerate", "--project"],
+    ],
+    ids=[*COMMANDS, "new-bad-flag", "add-view-missing-id", "regenerate-missing-value"],
+)
+def test_a_command_run_alone_says_what_it_says_among_all_the_others(
+    args: list[str], tmp_path: Path
+) -> None:
+    # main() composes only the command it is asked to run; its help and its usage errors are
+    # the ones of the app with every command.
+    env = {"NO_COLOR": "1", "COLUMNS": "200", "FORCE_COLOR": None, "TERM": "dumb"}
+    alone = run_cli(*args, cwd=tmp_path)
+    among = CliRunner().invoke(app, args, env=env)
+    assert (alone.returncode, alone.stdout, alone.stderr) == (
+        among.exit_code,
+        among.stdout,
+        among.stderr,
+    )
