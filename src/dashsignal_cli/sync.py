@@ -8,7 +8,6 @@ from pathlib import Path
 
 from dashsignal_cli.manifest import Manifest
 from dashsignal_cli.planner import Plan, plan_changes
-from dashsignal_cli.project import ProjectFiles
 from dashsignal_cli.render import GeneratedFile, Owner, demo_columns, render, render_project
 from dashsignal_cli.spec import Spec
 from dashsignal_cli.specfile import SPEC_FILENAME, SpecFile, read_spec_file
@@ -59,6 +58,8 @@ def plan_sync(
     The spec text is read and validated once, before the change, so that an error points at the
     user's text. Nothing is written: an invalid spec raises here, before the writer is involved.
     """
+    from dashsignal_cli.project import ProjectFiles  # reading a project: not `dashsignal new`
+
     files = ProjectFiles(root)
     manifest = files.manifest()
     current = read_spec_file(files.spec_text)
