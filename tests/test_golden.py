@@ -20,11 +20,15 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 PROJECTS = sorted(p.name for p in GOLDEN.iterdir() if (p / SPEC_FILENAME).is_file())
 
 
+# What tools leave in a project they run in (ruff, pytest, Python): not generated, not compared.
+TOOL_CACHES = {"__pycache__", ".ruff_cache", ".pytest_cache", ".mypy_cache"}
+
+
 def on_disk(folder: Path) -> dict[str, str]:
     return {
         p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
+        if p.is_file() and not TOOL_CACHES.intersection(p.relative_to(folder).parts)
     }
 
 
