@@ -340,9 +340,14 @@ def test_every_view_kind_the_spec_allows_is_described_once() -> None:
 
 
 WIRING_TEMPLATES = sorted(
-    p.relative_to(TEMPLATES).as_posix()
-    for folder in ("signaling", "tests")
-    for p in (TEMPLATES / folder).glob("*.jinja")
+    [
+        *(
+            p.relative_to(TEMPLATES).as_posix()
+            for folder in ("signaling", "tests", "data")
+            for p in (TEMPLATES / folder).glob("*.jinja")
+        ),
+        "data.py.jinja",
+    ]
 )
 
 

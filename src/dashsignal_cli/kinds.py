@@ -202,12 +202,18 @@ class FilterKind:
     parse: Callable[[str], dict[str, Any]]
     # The keys it gets when no values are given: demo values, from the filter's id.
     demo: Callable[[str], dict[str, Any]]
+    # The demo's data.py: how expensive_query narrows the rows by it, and how the demo column
+    # of random values for it is made (templates, once per filter).
+    demo_condition: str
+    demo_column: str
     # A choice kind has options; the others a min and a max.
     is_choice: bool = False
     # A multiple choice: its value is a list of options.
     is_multi: bool = False
     # What --min and --max of add-filter are read as (the bounds kinds only).
     bound: Callable[[str], Any] | None = None
+    # The data.py helpers its demo column needs.
+    demo_helpers: tuple[str, ...] = ()
 
     def written(self, options: tuple[Any, ...], low: Any, high: Any) -> str:
         """The VALUES of a filter as a flag writes them: `North,South`, `2019..2025`."""
@@ -220,6 +226,8 @@ def _choice(describes: str, value_form: str, *, multi: bool = False) -> FilterKi
     return FilterKind(
         describes=describes,
         value_form=value_form,
+        demo_condition="data/where_any_of.jinja" if multi else "data/where_equals.jinja",
+        demo_column="data/column_choice.jinja",
         values="A,B,C",
         question="Options of {id}, separated by commas",
         parse=_choice_values,
@@ -241,6 +249,8 @@ FILTER_KINDS = {
     "range": FilterKind(
         describes="a slider from MIN to MAX",
         value_form="[low, high], two numbers within its bounds",
+        demo_condition="data/where_between.jinja",
+        demo_column="data/column_number.jinja",
         values="MIN..MAX",
         question="Range of {id}, as MIN..MAX",
         parse=_range_values,
@@ -250,6 +260,9 @@ FILTER_KINDS = {
     "dates": FilterKind(
         describes="a date range picker",
         value_form='["YYYY-MM-DD", "YYYY-MM-DD"], either end None when cleared',
+        demo_condition="data/where_dates.jinja",
+        demo_column="data/column_dates.jinja",
+        demo_helpers=("_random_days",),
         values="YYYY-MM-DD..YYYY-MM-DD",
         question="Dates of {id}, as YYYY-MM-DD..YYYY-MM-DD",
         parse=_date_values,

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from dashsignal.compat import series_of
 from dashsignal_cli import __version__
-from dashsignal_cli.kinds import VIEW_KINDS, ViewKind
+from dashsignal_cli.kinds import FILTER_KINDS, VIEW_KINDS, ViewKind
 from dashsignal_cli.names import (
     COMPUTE_CALLBACK,
     RUNNING_ID,
@@ -199,6 +199,9 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
         "demo_keys": [time_column, *categories],
         "demo": demo,
         "demo_year": _year_filter(spec),
+        "demo_helpers": sorted(
+            {h for f in spec.filters for h in FILTER_KINDS[f.kind].demo_helpers}
+        ),
     }
 
 
@@ -488,6 +491,9 @@ class _Filter(NamedTuple):
     default: Any
     # signaling/filters.py: the keyword arguments of its Filter(...), in order.
     arguments: tuple[tuple[str, Any], ...]
+    # The demo's data.py: its kind's templates for the query's condition and the demo column.
+    demo_condition: str
+    demo_column: str
 
 
 def _filter_context(item: FilterSpec) -> _Filter:
@@ -516,6 +522,8 @@ def _filter_context(item: FilterSpec) -> _Filter:
             *bounds,
             ("default", default),
         ),
+        demo_condition=FILTER_KINDS[item.kind].demo_condition,
+        demo_column=FILTER_KINDS[item.kind].demo_column,
     )
 
 
