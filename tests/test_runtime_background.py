@@ -6,14 +6,24 @@ processes, a failing query shows in every view, and a host whose job slots stay 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import diskcache
 import pytest
 
 from dashsignal import QUERY
-from dashsignal.background import JobSlots, diskcache_manager, max_job_processes
+from dashsignal.background import (
+    CappedDiskcacheManager,
+    JobSlots,
+    KeepsFinishedResults,
+    celery_manager,
+    diskcache_manager,
+    max_job_processes,
+)
 
 from runtime_helpers import (
     QUERY_READERS,
@@ -184,3 +194,45 @@ def test_job_processes_default_to_the_cpus_from_2_to_8(monkeypatch: pytest.Monke
         assert max_job_processes() == expected
     monkeypatch.setenv("MAX_JOB_PROCESSES", "3")
     assert max_job_processes() == 3
+
+
+# --- a job that ends between Dash's two looks at it ----------------------------------------------
+
+
+def _write_when_told(folder: str, key: str, go: Any) -> None:
+    """A job process: its result is written (and the process ends) only once `go` is set."""
+    if go.wait(30):
+        diskcache.Cache(folder).set(key, "the signal")
+
+
+@pytest.mark.parametrize("writes", [True, False], ids=["ends-with-a-result", "ends-without"])
+def test_a_job_that_ends_between_the_read_and_the_running_check_is_not_dropped(
+    tmp_path: Path, writes: bool
+) -> None:
+    # Dash answers a poll with get_result, then job_running: a job that ended in between looked
+    # cancelled and its result was dropped (HTTP 204, the page never updated).
+    folder = str(tmp_path / "results")
+    manager = CappedDiskcacheManager(
+        diskcache.Cache(folder), JobSlots(tmp_path / "jobs", 2), 2.0, expire=600
+    )
+    fork = multiprocessing.get_context("fork")
+    go = fork.Event()
+    job = fork.Process(target=_write_when_told, args=(folder, "key", go))
+    job.start()
+    assert manager.get_result("key", job.pid) is manager.UNDEFINED  # not there yet
+    if writes:
+        go.set()
+    else:
+        job.terminate()  # cancelled: ends without a result
+    job.join(30)
+    assert job.exitcode is not None
+    assert manager.job_running(job.pid) is writes  # a result waits: one more poll
+    if writes:
+        assert manager.get_result("key", job.pid) == "the signal"
+
+
+def test_the_celery_manager_does_not_drop_results_either() -> None:
+    from celery import Celery
+
+    manager = celery_manager(Celery("dashboard", broker="memory://", backend="cache+memory://"))
+    assert isinstance(manager, KeepsFinishedResults)

@@ -131,7 +131,33 @@ class JobSlots:
         return None
 
 
-class CappedDiskcacheManager(DiskcacheManager):
+class KeepsFinishedResults:
+    """A background manager that never drops the result of a job that has just ended.
+
+    When the page polls, Dash reads the job's result and then asks whether the job still runs;
+    a job that ends between the two (its result written just after the read) looks cancelled,
+    and Dash answers 204: the page never gets the signal, and its views stay as they were.
+    Seen under load with Celery and possible with Diskcache. Here a job that has ended with its
+    result waiting still counts as running, so Dash answers "still running" and the next poll
+    reads the result.
+    """
+
+    # The result key of the poll this thread is answering (Dash calls get_result, then
+    # job_running, for one request in one thread).
+    _polled = threading.local()
+
+    def get_result(self, key: str, job: Any) -> Any:
+        self._polled.key = key
+        return super().get_result(key, job)  # type: ignore[misc]
+
+    def job_running(self, job: Any) -> bool:
+        if super().job_running(job):  # type: ignore[misc]
+            return True
+        key = getattr(self._polled, "key", None)
+        return key is not None and bool(self.result_ready(key))  # type: ignore[attr-defined]
+
+
+class CappedDiskcacheManager(KeepsFinishedResults, DiskcacheManager):
     """Dash's DiskcacheManager, with a job process started only once it holds a free slot."""
 
     def __init__(
@@ -197,4 +223,7 @@ def celery_manager(app: Any) -> Any:
     """Jobs go to Celery through Redis: any worker on any host can run them."""
     from dash import CeleryManager
 
-    return CeleryManager(app, cache_by=[new_job_key], expire=JOB_RESULT_SECONDS)  # type: ignore[no-untyped-call]
+    class KeepingCeleryManager(KeepsFinishedResults, CeleryManager):
+        """Dash's CeleryManager that never drops a result (see KeepsFinishedResults)."""
+
+    return KeepingCeleryManager(app, cache_by=[new_job_key], expire=JOB_RESULT_SECONDS)  # type: ignore[no-untyped-call]
