@@ -87,6 +87,14 @@ def run_cli_process(*args: str, cwd: Path, columns: str = "200") -> CliResult:
     return CliResult(result.returncode, result.stdout, result.stderr)
 
 
+def build_tree(root: Path, files: dict[str, str]) -> Path:
+    """`root` holding `files` ({relative path: text}), folders made as needed."""
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text, encoding="utf-8")
+    return root
+
+
 def tree_snapshot(root: Path) -> dict[str, bytes | None]:
     """Every entry under `root`, hidden ones included: files with their bytes, folders as None."""
     return {

@@ -7,80 +7,19 @@ chmod would not stop a write; each mount is made and removed by its own test.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cli_helpers import assert_clean_error, load_toml, run_cli, tree_snapshot
+from fs_helpers import fill, immutable, read_only, small_disk
 from project_helpers import generate, make_spec
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return generate(tmp_path / "shop", make_spec("shop"))
-
-
-def _root_command(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
-
-
-@contextlib.contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """`folder` on a read-only bind mount of itself, for the time of the block."""
-    try:
-        _root_command("mount", "--bind", str(folder), str(folder))
-    except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"cannot bind-mount here (needs root and mount(8)): {error}")
-    try:
-        _root_command("mount", "-o", "remount,bind,ro", str(folder))
-        yield
-    finally:
-        _root_command("umount", str(folder))
-
-
-@contextlib.contextmanager
-def small_disk(folder: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of `size` mounted on `folder`, for the time of the block."""
-    folder.mkdir()
-    try:
-        _root_command("mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder))
-    except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"cannot mount a tmpfs here (needs root and mount(8)): {error}")
-    try:
-        yield folder
-    finally:
-        _root_command("umount", str(folder))
-
-
-def fill(disk: Path, leave: int) -> None:
-    """Fill `disk` up, then free `leave` bytes again."""
-    filler = disk / "filler"
-    handle = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:
-        block = b"\0" * 4096
-        with contextlib.suppress(OSError):
-            while True:
-                os.write(handle, block)
-        os.ftruncate(handle, max(0, os.fstat(handle).st_size - leave))
-    finally:
-        os.close(handle)
-
-
-@contextlib.contextmanager
-def immutable(path: Path) -> Iterator[None]:
-    try:
-        _root_command("chattr", "+i", str(path))
-    except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"chattr +i is not available here: {error}")
-    try:
-        yield
-    finally:
-        _root_command("chattr", "-i", str(path))
 
 
 GROWING = [

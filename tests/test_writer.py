@@ -22,7 +22,7 @@ from dashsignal_cli.spec_edit import add_entry, remove_entry
 from dashsignal_cli.sync import plan_sync
 from dashsignal_cli.writer import apply_plan, check_target_free, create_project
 
-from cli_helpers import tree_snapshot
+from cli_helpers import build_tree, tree_snapshot
 from project_helpers import generate, make_spec
 
 
@@ -131,14 +131,6 @@ SMALL = {
     ".dashsignal/manifest.json": "{1}\n",
     ".dashsignal/base/views/share.py": "share 1\n",
 }
-
-
-def build_tree(root: Path, files: dict[str, str]) -> Path:
-    """`root` holding `files` ({relative path: text}), folders made as needed."""
-    for path, text in files.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text, encoding="utf-8")
-    return root
 
 
 @pytest.fixture

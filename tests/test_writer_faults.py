@@ -8,11 +8,8 @@ quota and the like are simulated: the system call raises the OSError the kernel 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,8 @@ from dashsignal_cli.planner import Action, Change, Plan
 from dashsignal_cli.render import GeneratedFile, Owner
 from dashsignal_cli.writer import apply_plan, check_target_free, create_project, recover
 
-from cli_helpers import tree_snapshot
+from cli_helpers import build_tree, tree_snapshot
+from fs_helpers import read_only
 
 SMALL = {
     "app.py": "app 1\n",
@@ -32,13 +30,6 @@ SMALL = {
     "views/share.py": "share 1\n",
     ".dashsignal/manifest.json": "{1}\n",
 }
-
-
-def build_tree(root: Path, files: dict[str, str]) -> Path:
-    for path, text in files.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text, encoding="utf-8")
-    return root
 
 
 @pytest.fixture
@@ -61,35 +52,6 @@ def growing_plan() -> Plan:
         ),
         {".dashsignal/manifest.json": "{2}\n"},
     )
-
-
-def _root_command(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
-
-
-@contextlib.contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """`folder` and everything under it read-only for the time of the block, root or not."""
-    if os.geteuid() != 0:
-        folders = [folder, *(p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink())]
-        modes = {p: p.stat().st_mode for p in folders}
-        for path in folders:
-            path.chmod(modes[path] & ~0o222)
-        try:
-            yield
-        finally:
-            for path in folders:
-                path.chmod(modes[path])
-        return
-    try:
-        _root_command("mount", "--bind", str(folder), str(folder))
-    except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"root, yet cannot bind-mount here (needs mount(8) and CAP_SYS_ADMIN): {error}")
-    try:
-        _root_command("mount", "-o", "remount,bind,ro", str(folder))
-        yield
-    finally:
-        _root_command("umount", str(folder))
 
 
 READ_ONLY_HINTS = (

@@ -27,7 +27,7 @@ from dashsignal_cli.planner import Action, Change, Plan
 from dashsignal_cli.render import Owner
 from dashsignal_cli.writer import Recovery, apply_plan, recover
 
-from cli_helpers import tree_snapshot
+from cli_helpers import build_tree, tree_snapshot
 
 Snapshot = dict[str, bytes | None]
 
@@ -60,13 +60,6 @@ def the_plan() -> Plan:
         ),
         {".dashsignal/manifest.json": NEW[".dashsignal/manifest.json"]},
     )
-
-
-def build_tree(root: Path, files: dict[str, str]) -> Path:
-    for path, text in files.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text, encoding="utf-8")
-    return root
 
 
 def snapshot_of(files: dict[str, str], tmp_path: Path, name: str) -> Snapshot:
