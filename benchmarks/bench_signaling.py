@@ -64,6 +64,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -206,11 +207,13 @@ import views.rows
 import views.sales
 import views.share
 import views.total
+from dashsignal import InvalidFilters
+from dashsignal.outputs import table_payload
 from signaling import ASSETS_FOLDER
-from signaling.callbacks import SIGNAL_ID
-from signaling.filters import FILTERS, InvalidFilters, canonical_filters
-from signaling.layout import TITLE, build_layout
-from signaling.outputs import table_payload
+from signaling.filters import FILTERS
+from signaling.ids import SIGNAL_ID
+from signaling.layout import build_layout
+from signaling.settings import TITLE
 
 FILTER_INPUTS = {"filters": {f.id: Input(f.id, "value") for f in FILTERS.values()}}
 
@@ -221,7 +224,7 @@ server = app.server
 
 def query(filters: Any) -> pd.DataFrame:
     try:
-        canonical = canonical_filters(filters)
+        canonical = FILTERS.canonical(filters)
     except InvalidFilters:
         raise PreventUpdate from None
     return data.expensive_query(canonical)
@@ -471,7 +474,7 @@ def check_view(view: str, kind: str, raw: bytes) -> str:
             raise RuntimeError(f"view {view}: {len(response['rowData'])} rows, not {TABLE_ROWS}")
     else:
         text = str(response["children"])
-        if not text.replace(",", "").isdigit():
+        if not re.fullmatch(r"\d{1,3}(,\d{3})*(\.\d\d)?", text):
             raise RuntimeError(f"view {view}: {text!r} is not a total")
         return text
     return ""
@@ -747,7 +750,7 @@ def in_process(
     sys.path.insert(0, str(project))
     try:
         data = importlib.import_module("data")
-        outputs = importlib.import_module("signaling.outputs")
+        outputs = importlib.import_module("dashsignal.outputs")
         modules: dict[str, ModuleType] = {
             view: importlib.import_module(f"views.{view}") for view, _ in VIEWS
         }
