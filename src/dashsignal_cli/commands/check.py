@@ -46,7 +46,8 @@ def check(
     Problems (exit 1): an invalid spec; generated code out of date with the spec or with this
     dashsignal; a conflict left unresolved; a module of yours that belongs to a removed entry or
     lacks what the wiring calls (render() of its view's kind, derive() for a stage, compute() for
-    an own or live view); a filter data.py never reads; a risky cache; a write that was
+    an own or live view); a filter data.py never reads; SQL text built from a filter value
+    (pass it as a parameter); a risky cache; a write that was
     interrupted (finished or undone first, and reported), a temporary file left over, or a path
     that leads outside the project through a link.
 
