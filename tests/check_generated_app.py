@@ -65,10 +65,8 @@ def serve() -> None:
     import dashsignal.layout  # noqa: F401
     import dashsignal.outputs  # noqa: F401
     import dashsignal.signaling  # noqa: F401
+    import dashsignal.testing.contract  # noqa: F401
     import dashsignal_cli.specfile  # noqa: F401
-
-    # Not dashsignal.testing's modules: imported before pytest registers the plugin, the
-    # submodule dashsignal.testing.endpoint would hide the plugin's `endpoint` fixture.
 
     for line in sys.stdin:
         request = json.loads(line)

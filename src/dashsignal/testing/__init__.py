@@ -60,7 +60,7 @@ __all__ = [
     "dash_app",
     "dashsignal_browser",
     "dashsignal_celery_worker",
-    "endpoint",
+    "endpoint_fixture",
     "filter_props",
     "free_port",
     "holds",
@@ -188,8 +188,10 @@ def views(dash_app: Dash, signaling: Signaling) -> dict[str, str]:
     return views_of(dash_app, signaling)
 
 
-@pytest.fixture
-def endpoint(dash_app: Dash, signaling: Signaling) -> DashEndpoint:
+# Named apart from the submodule dashsignal.testing.endpoint, which importing would put in its
+# place in this module's namespace (before pytest reads the plugin, that hid the fixture).
+@pytest.fixture(name="endpoint")
+def endpoint_fixture(dash_app: Dash, signaling: Signaling) -> DashEndpoint:
     """The app's callback endpoint, with an empty cache."""
     from dashsignal.testing.endpoint import DashEndpoint
 
