@@ -148,22 +148,11 @@ def _top_level_lines(text: str) -> list[bool]:
             end = text.find("\n", i)
             i = n if end < 0 else end
             continue
-        if text.startswith(('"""', "'''"), i):
-            quote = text[i : i + 3]
-            i += 3
-            while i < n and not text.startswith(quote, i):
-                step = 2 if quote == '"""' and text[i] == "\\" else 1
-                top.extend(False for c in text[i : i + step] if c == "\n")
-                i += step
-            i += 3
-            while i < n and text[i] == quote[0]:  # up to two quotes may end the string
-                i += 1
-        elif char in "\"'":
-            i += 1
-            while i < n and text[i] not in (char, "\n"):
-                i += 2 if char == '"' and text[i] == "\\" else 1
-            if i < n and text[i] == char:
-                i += 1
+        after = _string_end(text, i)
+        if after is not None:
+            # A line that begins inside a multi-line string is not between statements.
+            top.extend(False for _ in range(text.count("\n", i, after)))
+            i = after
         else:
             if start and depth == 0 and char == "[":
                 header = True
@@ -320,22 +309,33 @@ def comments(text: str) -> list[str]:
             end = n if end < 0 else end
             found.append(text[i:end].rstrip())
             i = end
-        elif text.startswith(('"""', "'''"), i):
-            quote = text[i : i + 3]
-            i += 3
-            while i < n and not text.startswith(quote, i):
-                i += 2 if quote == '"""' and text[i] == "\\" else 1
-            i += 3
-            while i < n and text[i] == quote[0]:  # up to two quotes may end the string
-                i += 1
-        elif char in "\"'":
-            i += 1
-            while i < n and text[i] not in (char, "\n"):
-                i += 2 if char == '"' and text[i] == "\\" else 1
-            i += 1
+        elif (after := _string_end(text, i)) is not None:
+            i = after
         else:
             i += 1
     return found
+
+
+def _string_end(text: str, i: int) -> int | None:
+    """Where the TOML string that starts at `i` ends (the index just after it); None when no
+    string starts there. A single-line string left open ends with its line."""
+    n = len(text)
+    if text.startswith(('"""', "'''"), i):
+        quote = text[i : i + 3]
+        i += 3
+        while i < n and not text.startswith(quote, i):
+            i += 2 if quote == '"""' and text[i] == "\\" else 1
+        i += 3
+        while i < n and text[i] == quote[0]:  # up to two quotes may end the string
+            i += 1
+        return i
+    char = text[i]
+    if char not in "\"'":
+        return None
+    i += 1
+    while i < n and text[i] not in (char, "\n"):
+        i += 2 if char == '"' and text[i] == "\\" else 1
+    return i + 1 if i < n and text[i] == char else i
 
 
 def _cut_block(text: str, table_name: str, index: int, count: int, note: str) -> str | None:
