@@ -14,26 +14,20 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import CliResult, run_cli, run_cli_process, tree_snapshot
-from project_helpers import generate, make_spec
+from lifecycle_helpers import demo_project, make_conflict, replace_in
 
 
 def _demo(folder: Path) -> Path:
     folder.mkdir()
-    return generate(folder / "shop", make_spec("shop"))
+    return demo_project(folder, "shop")
 
 
 def _conflicted(folder: Path) -> Path:
+    """The demo with a hand edit to the line that wires `total`, and that view renamed in the
+    spec: regenerating them clashes."""
     project = _demo(folder)
-    callbacks = project / "signaling" / "callbacks.py"
-    text = callbacks.read_text(encoding="utf-8")
-    line = next(line for line in text.splitlines() if 'Output("rows", "rowData")' in line)
-    callbacks.write_text(text.replace(line, line + "  # wired by hand"), encoding="utf-8")
-    (project / "dashsignal.toml").write_text(
-        (project / "dashsignal.toml")
-        .read_text(encoding="utf-8")
-        .replace('id = "rows"', 'id = "lines"'),
-        encoding="utf-8",
-    )
+    make_conflict(project)
+    replace_in(project, "dashsignal.toml", 'id = "total"', 'id = "turnover"')
     return project
 
 
