@@ -16,11 +16,7 @@ from typing import Any
 from dashsignal_cli.answers import (
     DEFAULT_FILTERS,
     DEFAULT_VIEWS,
-    build_spec_data,
-    parse_filter_arg,
-    parse_view_arg,
 )
-from dashsignal_cli.spec import spec_from_data
 
 from cli_helpers import (
     CliResult,
@@ -193,16 +189,7 @@ DAILY_BLOCK = '[[stages]]\nid = "daily"\nsource = "query"\ntitle = "Daily"\n'
 
 def pattern_project(tmp_path: Path, pattern: str, name: str = NAME) -> Path:
     """The demo project in `pattern`, generated in-process."""
-    data = build_spec_data(
-        name=name,
-        title=None,
-        views=[parse_view_arg(v) for v in DEFAULT_VIEWS],
-        filters=[parse_filter_arg(f) for f in DEFAULT_FILTERS],
-        backend="filesystem",
-        timeout=300,
-        pattern=pattern,
-    )
-    return generate(tmp_path / name, spec_from_data(data))
+    return demo_project(tmp_path, name, pattern=pattern)
 
 
 def stage_ids(project: Path) -> list[str]:

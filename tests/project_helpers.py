@@ -21,6 +21,7 @@ def make_spec(
     timeout: int = 300,
     title: str | None = None,
     background: bool = False,
+    pattern: str = "signal",
 ) -> Spec:
     """A validated spec from the same short forms the CLI flags take."""
     return spec_from_data(
@@ -32,6 +33,7 @@ def make_spec(
             backend=backend,
             timeout=timeout,
             background=background,
+            pattern=pattern,
         )
     )
 
