@@ -248,7 +248,12 @@ def test_the_signal_pattern_has_a_store_per_stage_and_memoize_none() -> None:
     assert "SIGNAL_ID" not in callbacks and "SIGNALS" not in callbacks
     assert "SIGNALS: dict[str, str] = {}" in memo["signaling/ids.py"].text
     assert "stores=" not in memo["signaling/layout.py"].text
-    assert 'SIGNALING.cached_result("daily", filters)' in callbacks
+    # A view reads its own summary (of the stage `daily`); an own view its own result.
+    assert 'SIGNALING.cached_summary("by_day", filters)' in callbacks
+    assert 'SIGNALING.cached_result("target", filters)' in callbacks
+    computations = memo["signaling/computations.py"].text
+    assert 'View("by_day", views.by_day, source="daily"),' in computations
+    assert 'View("target"' not in computations and 'View("ticker"' not in computations
 
 
 def test_a_live_view_gets_an_interval_in_milliseconds() -> None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.3.1"
+__version__ = "0.4.0"
 
 # Where each public name lives.
 _EXPORTS = {
     "QUERY": "dashsignal.computations",
     "Computation": "dashsignal.computations",
     "Computations": "dashsignal.computations",
+    "View": "dashsignal.computations",
     "CacheSettings": "dashsignal.settings",
     "BACKENDS": "dashsignal.settings",
     "Filter": "dashsignal.filters",
@@ -48,6 +49,7 @@ __all__ = [
     "Signaling",
     "StillComputing",
     "TooManyComputations",
+    "View",
     "WiringMismatch",
     "__version__",
     "require_runtime",
@@ -56,7 +58,7 @@ __all__ = [
 if TYPE_CHECKING:
     from dashsignal.cache import StillComputing, TooManyComputations
     from dashsignal.compat import WiringMismatch, require_runtime
-    from dashsignal.computations import QUERY, Computation, Computations
+    from dashsignal.computations import QUERY, Computation, Computations, View
     from dashsignal.filters import Filter, Filters, InvalidFilters
     from dashsignal.settings import BACKENDS, CacheSettings
     from dashsignal.signaling import ComputationFailed, Signaling

@@ -16,6 +16,13 @@ What a computation may cost is bounded: a request waits at most lock_timeout for
 result (below gunicorn's worker timeout), and at most new_per_minute new computations start a
 minute, whatever filter states clients choose.
 
+A view whose module summarises (`summarise(data)`, see dashsignal.View) reads a summary instead:
+the step that computes a result (the query, a stage) also runs the summarise of every view of it,
+under the same lock, and caches each summary under a key of its own; the result itself is stored
+only when something still reads it whole (a stage derived from it, a view without summarise, a
+wiring that declares no views). A missing summary is made again under that lock, from the result
+if it is still cached, else by computing it again: once for all the views that miss it together.
+
 Each process also keeps the frames it read or computed last (see MEMO_ENTRIES), so that the views
 of one filter change that land on the same process decode the entry once, not once each.
 """
@@ -36,7 +43,9 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -49,7 +58,7 @@ from flask_caching import Cache
 from flask_caching.backends import FileSystemCache, RedisCache
 from pandas.api.types import is_object_dtype
 
-from dashsignal.computations import Computations
+from dashsignal.computations import Computations, View
 from dashsignal.locks import FileLocks, Lock, LockStore, NoLocks, RedisLocks, ThreadLocks
 from dashsignal.settings import CacheSettings
 
@@ -60,6 +69,7 @@ __all__ = [
     "EntryRedis",
     "Miss",
     "StillComputing",
+    "SummaryFailed",
     "TooManyComputations",
     "cache_key",
 ]
@@ -84,6 +94,11 @@ MEMO_ENTRIES = 2
 MEMO_SECONDS = 5.0
 # What those frames may hold in memory per process; a larger frame is decoded by every view.
 MEMO_BYTES = 512 * 1024 * 1024
+# How many views' summaries one process computes at once (pandas releases the GIL in much of a
+# groupby); 1 computes them one after the other. See benchmarks/bench_signaling.py.
+SUMMARY_THREADS = int(os.environ.get("DASHSIGNAL_SUMMARY_THREADS", "2"))
+# The storage tag of summary entries: part of their keys, so that a change of envelope is a miss.
+SUMMARY_STORAGE = "summary1"
 
 
 class DamagedEntry(Exception):
@@ -96,6 +111,25 @@ class StillComputing(Exception):
 
 class TooManyComputations(Exception):
     """new_per_minute new computations have started this minute already."""
+
+
+class SummaryFailed(Exception):
+    """A view's summarise raised for this filter state (logged with its traceback where it ran):
+    remembered in the cache like a summary, so that the view shows the failure without the
+    result being computed again for it."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class _Summary:
+    """What a summary entry holds: a view's summary, or the kind of error its summarise raised.
+    The envelope tells an entry this runtime wrote from anything else found under its key."""
+
+    value: Any = None
+    failed: str | None = None
 
 
 class Miss(enum.Enum):
@@ -242,9 +276,16 @@ def cache_key(settings: CacheSettings, storage: str, code: str, filters: dict[st
 class DataCache:
     """The cached results of one dashboard's computations, shared as its backend allows."""
 
-    def __init__(self, settings: CacheSettings, computations: Computations) -> None:
+    def __init__(
+        self,
+        settings: CacheSettings,
+        computations: Computations,
+        views: Mapping[str, View] | None = None,
+    ) -> None:
         self.settings = settings
         self.computations = computations
+        # None: a wiring that declares no views (0.3), whose views all read results whole.
+        self.views = views
         self.cache = Cache()
         self._codec = _ParquetCodec() if settings.backend == "redis" else _PickleCodec()
         self._locks: LockStore = _lock_store(settings)
@@ -255,6 +296,7 @@ class DataCache:
         self._memo = _Memo(entries, min(MEMO_SECONDS, timeout) if timeout > 0 else MEMO_SECONDS)
         # The computations whose results were too large to cache, each logged once per process.
         self._oversized: set[str] = set()
+        self._summarisers = _Summarisers(SUMMARY_THREADS)
 
     def config(self) -> dict[str, Any]:
         """flask-caching settings (class names: flask-caching 2.5 rejects the old lowercase)."""
@@ -302,8 +344,132 @@ class DataCache:
 
     def key(self, name: str, filters: dict[str, Any]) -> str:
         """The key of computation `name` for canonical filter values."""
-        code = ".".join(f"{c.name}{c.version}" for c in self.computations.lineage(name))
-        return cache_key(self.settings, self._codec.storage, code, filters)
+        return cache_key(self.settings, self._codec.storage, self._code(name), filters)
+
+    def summary_key(self, view: View, filters: dict[str, Any]) -> str:
+        """The key of a view's summary for canonical filter values."""
+        code = f"{self._code(view.source)}.view-{view.id}{view.version}"
+        return cache_key(self.settings, SUMMARY_STORAGE, code, filters)
+
+    def _code(self, name: str) -> str:
+        return ".".join(f"{c.name}{c.version}" for c in self.computations.lineage(name))
+
+    def summarising(self, name: str) -> list[View]:
+        """The views of computation `name` that summarise it."""
+        views = self.views or {}
+        return [view for view in views.values() if view.source == name and view.summarises]
+
+    def read_whole(self, name: str) -> bool:
+        """Whether anything reads the result of `name` whole, so that it must be cached: a stage
+        derived from it, a view without summarise, or a wiring that declares no views."""
+        if self.views is None:
+            return True
+        if any(c.source == name for c in self.computations.values()):
+            return True
+        return any(v.source == name and not v.summarises for v in self.views.values())
+
+    def prepare(self, name: str, filters: dict[str, Any]) -> None:
+        """What the step computing `name` does: make sure the summary of every view of it is
+        cached, and the result itself when something reads it whole. Computed at most once per
+        filter state, whichever process asks."""
+        views = self.summarising(name)
+        if not views:
+            self.load(name, filters)
+            return
+        keys = [self.summary_key(view, filters) for view in views]
+        if self.read_whole(name):
+            keys.append(self.key(name, filters))
+        self._single_flight(
+            name,
+            filters,
+            lambda: None if self._all_held(keys) else Miss.ABSENT,
+            lambda: self._summarise(name, filters, views),
+        )
+
+    def load_summary(self, view: View, filters: dict[str, Any]) -> Any:
+        """A view's summary for canonical filters. A missing one is made again, with every other
+        missing summary of its source, under the source's lock: once for all the views that
+        miss together. Raises SummaryFailed when the view's summarise failed for them."""
+        key = self.summary_key(view, filters)
+
+        def summary() -> Any:
+            return self._summarise(view.source, filters, self.summarising(view.source), view)
+
+        return _unwrap(self._single_flight(view.source, filters, lambda: self._held(key), summary))
+
+    def _single_flight(
+        self,
+        name: str,
+        filters: dict[str, Any],
+        read: Callable[[], Any],
+        make: Callable[[], Any],
+    ) -> Any:
+        """What `read` finds, or else what `make` returns, made by one reader at a time under
+        the lock of `name`'s key while the others wait (at most lock_timeout) and read again."""
+        lock_timeout = self.settings.lock_timeout
+        deadline = time.monotonic() + lock_timeout
+        pause = 0.01
+        while True:
+            found = read()
+            if not isinstance(found, Miss):
+                return found
+            lock = self._try_lock(self.key(name, filters))
+            if lock is not None:
+                try:
+                    found = read()  # another worker may have made it between our read and lock
+                    return found if not isinstance(found, Miss) else make()
+                finally:
+                    lock.release()
+            if time.monotonic() >= deadline:
+                raise StillComputing(f"{name} is still being computed after {lock_timeout} s")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+    def _summarise(
+        self,
+        name: str,
+        filters: dict[str, Any],
+        views: Sequence[View],
+        wanted: View | None = None,
+    ) -> _Summary | None:
+        """Under the lock of `name`: every summary of `views` that is missing, from the result
+        (cached, or computed now), each stored; the result too when it is read whole. Returns
+        the summary of `wanted`."""
+        missing: list[tuple[View, str]] = []
+        held: dict[str, _Summary] = {}
+        for view in views:
+            key = self.summary_key(view, filters)
+            found = self._held(key)
+            if isinstance(found, _Summary):
+                held[view.id] = found
+                continue
+            if found is Miss.DAMAGED:
+                logger.warning("damaged summary of view %s deleted; summarising again", view.id)
+                self._delete(key)
+            missing.append((view, key))
+        whole = self.read_whole(name)
+        key = self.key(name, filters)
+        if not missing and not (whole and not self._has(key)):
+            return held.get(wanted.id) if wanted is not None else None
+        frame = self._read(key)
+        if not isinstance(frame, pd.DataFrame):
+            if frame is Miss.DAMAGED:
+                logger.warning("damaged cache entry for %s deleted; computing it again", name)
+                self._delete(key)
+            frame = self._compute(name, filters)
+            if whole:
+                self._keep(name, key, frame)
+        if not self._sharing():
+            # Nothing can be kept for the other views: summarise only the one that asked.
+            missing = [(view, k) for view, k in missing if view == wanted]
+        made = self._summarisers.run([view for view, _ in missing], frame)
+        for (view, k), summary in zip(missing, made, strict=True):
+            held[view.id] = summary
+            self._store_summary(view, k, summary)
+        return held.get(wanted.id) if wanted is not None else None
+
+    def _sharing(self) -> bool:
+        return self.settings.backend != "null" and self._outage.usable()
 
     def load(self, name: str, filters: dict[str, Any]) -> pd.DataFrame:
         """The result of computation `name` for canonical filters, computed at most once per key.
@@ -380,6 +546,11 @@ class DataCache:
 
     def _compute_and_store(self, name: str, key: str, filters: dict[str, Any]) -> pd.DataFrame:
         frame = self._compute(name, filters)
+        self._keep(name, key, frame)
+        return frame
+
+    def _keep(self, name: str, key: str, frame: pd.DataFrame) -> None:
+        """Store a computed result, and keep it in this process's memo once stored."""
         if self._outage.usable():
             try:
                 stored = self._store(name, key, frame)
@@ -390,7 +561,6 @@ class DataCache:
                     # The views that land on this process read it from here. A copy of our own:
                     # the computation could still change the frame it returned.
                     self._memo.put(key, frame.copy(deep=False))
-        return frame
 
     def _store(self, name: str, key: str, frame: pd.DataFrame) -> bool:
         """Store `frame` under `key`; False for a Redis entry over max_entry_bytes, which stays
@@ -432,6 +602,62 @@ class DataCache:
             return Miss.DAMAGED
         return frame.copy(deep=False) if self._memo.put(key, frame) else frame
 
+    def _held(self, key: str) -> _Summary | Miss:
+        """The summary entry under `key`, read and checked."""
+        if not self._outage.usable():
+            return Miss.ABSENT
+        try:
+            stored = self.cache.get(key)
+        except CACHE_ERRORS as error:
+            self._outage.failed(error)
+            return Miss.ABSENT
+        except DamagedEntry:
+            self._outage.succeeded()
+            return Miss.DAMAGED
+        self._outage.succeeded()
+        if stored is None:
+            return Miss.ABSENT
+        if isinstance(stored, bytes):  # Redis: the pickle _store_summary wrote
+            try:
+                stored = pickle.loads(stored) if stored.startswith(PICKLE_MAGIC) else None
+            except Exception:  # whatever damaged bytes make pickle raise
+                stored = None
+        return stored if isinstance(stored, _Summary) else Miss.DAMAGED
+
+    def _store_summary(self, view: View, key: str, summary: _Summary) -> None:
+        if not self._outage.usable():
+            return
+        value: Any = summary
+        if self.settings.backend == "redis":
+            value = pickle.dumps(summary, protocol=5)
+            if len(value) > self.settings.max_entry_bytes:
+                if view.id not in self._oversized:
+                    self._oversized.add(view.id)
+                    logger.warning(
+                        "view %s: a summary of %d MiB is over max_entry_bytes and is not cached",
+                        view.id,
+                        len(value) >> 20,
+                    )
+                return
+        try:
+            self.cache.set(key, value)
+        except CACHE_ERRORS as error:
+            self._outage.failed(error)
+
+    def _has(self, key: str) -> bool:
+        if not self._outage.usable():
+            return False
+        try:
+            held = bool(self.cache.has(key))
+        except CACHE_ERRORS as error:
+            self._outage.failed(error)
+            return False
+        self._outage.succeeded()
+        return held
+
+    def _all_held(self, keys: Sequence[str]) -> bool:
+        return all(self._has(key) for key in keys)
+
     def _delete(self, key: str) -> None:
         try:
             self.cache.delete(key)
@@ -460,6 +686,43 @@ class DataCache:
         except CACHE_ERRORS as error:  # no lock store: compute without the guarantee, but answer
             self._outage.failed(error)
             return _Unlocked()
+
+
+def _unwrap(summary: _Summary | None) -> Any:
+    if summary is None:
+        raise RuntimeError("a view's summary was asked of a computation that does not make it")
+    if summary.failed is not None:
+        raise SummaryFailed(summary.failed)
+    return summary.value
+
+
+class _Summarisers:
+    """Runs views' summarise functions on one result, on up to `threads` threads at once, each
+    failure kept as the error's kind and logged with its traceback. The threads last one run:
+    nothing is left behind for a fork to copy or a test server's shutdown to interrupt."""
+
+    def __init__(self, threads: int) -> None:
+        self._threads = max(1, threads)
+
+    def run(self, views: Sequence[View], frame: pd.DataFrame) -> list[_Summary]:
+        threads = min(self._threads, len(views))
+        if threads <= 1:
+            return [_summary_of(view, frame) for view in views]
+        with ThreadPoolExecutor(threads, thread_name_prefix="summarise") as pool:
+            return list(pool.map(lambda view: _summary_of(view, frame), views))
+
+
+def _summary_of(view: View, frame: pd.DataFrame) -> _Summary:
+    try:
+        # A shallow copy each: with pandas' Copy-on-Write, one view cannot change another's data.
+        value = view.summarise(frame.copy(deep=False))
+    except Exception as error:
+        logger.exception("view %s: summarise failed", view.id)
+        return _Summary(failed=type(error).__name__)
+    if value is None:
+        logger.error("view %s: summarise returned None; return what render draws", view.id)
+        return _Summary(failed="TypeError")
+    return _Summary(value)
 
 
 def _lock_store(settings: CacheSettings) -> LockStore:

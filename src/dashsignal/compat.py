@@ -21,7 +21,8 @@ def series_of(version: str) -> str:
 
 
 # The wiring series this runtime runs: its own, and any older one it still keeps working.
-SUPPORTED_WIRING = (series_of(__version__),)
+# 0.4 added summaries (Signaling(views=...)); 0.3 wiring, without them, runs as it did.
+SUPPORTED_WIRING = (series_of(__version__), "0.3")
 
 
 class WiringMismatch(RuntimeError):

@@ -1,13 +1,17 @@
-"""A dashboard's cached computations: the query, the stages derived from it, own views' data."""
+"""A dashboard's cached computations (the query, the stages derived from it, own views' data)
+and the views that read them."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["QUERY", "Computation", "Computations"]
+__all__ = ["QUERY", "Computation", "Computations", "View"]
 
 # The name of the computation that runs the project's data.expensive_query.
 QUERY = "query"
@@ -71,3 +75,45 @@ class Computations(Mapping[str, Computation]):
             chain.append(computation)
             current = computation.source
         return chain[::-1]
+
+
+@dataclass(frozen=True)
+class View:
+    """A view that draws a computed result (the query's, or a stage's: `source`) through its
+    module.
+
+    A module that defines `summarise(data)` has it run once per filter state, in the step that
+    computes the source, and its result (small: what the view draws) cached for the view alone;
+    the view's `render` then receives that summary. A module with `render(data)` alone (written
+    before summaries existed) receives the whole result, as before.
+    """
+
+    id: str
+    module: ModuleType
+    source: str = QUERY
+
+    @property
+    def summarises(self) -> bool:
+        return callable(getattr(self.module, "summarise", None))
+
+    @property
+    def summarise(self) -> Callable[[Any], Any]:
+        # Looked up on every call, like a computation's function.
+        summarise: Callable[[Any], Any] = self.module.summarise
+        return summarise
+
+    @property
+    def version(self) -> str:
+        """Part of its summaries' keys: the module's VERSION constant and a digest of its source,
+        so that editing the module (and restarting) never serves a summary the old code made."""
+        return f"{getattr(self.module, 'VERSION', '0')}-{_source_digest(self.module)}"
+
+
+@functools.cache
+def _source_digest(module: ModuleType) -> str:
+    path = getattr(module, "__file__", None)
+    try:
+        text = Path(path).read_bytes() if path else b""
+    except OSError:
+        text = b""
+    return hashlib.sha256(text).hexdigest()[:12]

@@ -1,5 +1,6 @@
-"""What views show: before their data arrives, when it cannot be shown, and a view's frame
-turned into what its component takes (a figure, AG Grid rows and columns, a text)."""
+"""What views show: before their data arrives, when it cannot be shown, and what a view's render
+makes of its data (its summary, or a frame) turned into what its component takes (a figure, AG
+Grid rows and columns, a text)."""
 
 from __future__ import annotations
 
@@ -48,26 +49,22 @@ def empty_figure(message: str = "Waiting for data…") -> Figure:
     return figure
 
 
-def draw_graph(render: Callable[[pd.DataFrame], Figure], frame: pd.DataFrame | None) -> Figure:
-    """A graph view's figure from its frame; the empty chart before its first signal."""
-    if frame is None:
+def draw_graph(render: Callable[[Any], Figure], data: Any) -> Figure:
+    """A graph view's figure from its data; the empty chart before its first signal (None)."""
+    if data is None:
         return empty_figure()
     with _PLOTLY:
-        return render(frame)
+        return render(data)
 
 
-def fill_table(
-    render: Callable[[pd.DataFrame], pd.DataFrame], frame: pd.DataFrame | None
-) -> TablePayload:
-    """A table view's rows and columns from its frame; none before its first signal."""
-    return ([], []) if frame is None else table_payload(render(frame))
+def fill_table(render: Callable[[Any], pd.DataFrame], data: Any) -> TablePayload:
+    """A table view's rows and columns from its data; none before its first signal (None)."""
+    return ([], []) if data is None else table_payload(render(data))
 
 
-def show_indicator(
-    render: Callable[[pd.DataFrame], str | Component], frame: pd.DataFrame | None
-) -> str | Component:
-    """An indicator view's value from its frame; a dash before its first signal."""
-    return EMPTY_TEXT if frame is None else render(frame)
+def show_indicator(render: Callable[[Any], str | Component], data: Any) -> str | Component:
+    """An indicator view's value from its data; a dash before its first signal (None)."""
+    return EMPTY_TEXT if data is None else render(data)
 
 
 def failure_message(kind: str, view_id: str | None = None) -> str:

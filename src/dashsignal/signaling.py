@@ -3,9 +3,11 @@ callbacks call.
 
 The project's wiring builds one `Signaling` from its declarations and calls it from its
 callbacks: the compute callback returns `signal(QUERY, filters)`, a small signal (the canonical
-filter values, never a cache key); each consumer reads `result_for(QUERY, signal)` from the
-cache; a stage's callback returns `derive(stage, signal)`. In the memoize pattern every view
-reads `cached_result(QUERY, filters)` instead.
+filter values, never a cache key), once the query's result and the summary of every view that
+summarises it are cached; each view's consumer reads `summary_for(view, signal)` from the cache
+(its summary, or the whole result for a view without summarise); a stage's callback returns
+`derive(stage, signal)`. In the memoize pattern every view reads `cached_summary(view, filters)`
+instead. An own view reads `result_for(view, signal)` (or `cached_result`), a live one `fresh`.
 
 A computation that fails (the query raises, say) is logged once with its traceback and
 signalled as failed: every view it feeds shows the failure in its own card (`shows_failures`),
@@ -16,15 +18,15 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
 from dash import Dash
 from dash.exceptions import PreventUpdate
 
-from dashsignal.cache import DataCache, StillComputing, TooManyComputations
-from dashsignal.computations import Computations
+from dashsignal.cache import DataCache, StillComputing, SummaryFailed, TooManyComputations
+from dashsignal.computations import Computations, View
 from dashsignal.filters import Filters, InvalidFilters
 from dashsignal.guard import guard_callback_endpoint
 from dashsignal.outputs import failure_message
@@ -42,11 +44,13 @@ EXTENSION = "dashsignal"
 
 
 class ComputationFailed(Exception):
-    """The data a view reads could not be computed; `kind` names the error (logged already)."""
+    """The data a view reads could not be computed; `kind` names the error (logged already).
+    `view`: the view whose own summarise failed, when it is that."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, view: str | None = None) -> None:
         super().__init__(kind)
         self.kind = kind
+        self.view = view
 
 
 def shows_failures(
@@ -63,7 +67,7 @@ def shows_failures(
             except PreventUpdate:
                 raise
             except ComputationFailed as failure:  # logged where it failed
-                return failed(failure_message(failure.kind))
+                return failed(failure_message(failure.kind, failure.view))
             except Exception as error:
                 logger.exception("view %s failed", view_id)
                 return failed(failure_message(type(error).__name__, view_id))
@@ -76,7 +80,9 @@ def shows_failures(
 class Signaling:
     """The runtime of one dashboard. `settings` are its declared cache settings (the
     environment may override the backend when the app starts), `signals` the id of the
-    dcc.Store each computed result is signalled in (the query's, then each stage's)."""
+    dcc.Store each computed result is signalled in (the query's, then each stage's), `views`
+    the views that draw the query's or a stage's result (None: a wiring of 0.3, whose views all
+    read the result whole)."""
 
     def __init__(
         self,
@@ -84,12 +90,22 @@ class Signaling:
         filters: Filters,
         computations: Computations,
         signals: Mapping[str, str] | None = None,
+        views: Iterable[View] | None = None,
     ) -> None:
         self.declared = settings
         self.settings = settings
         self.filters = filters
         self.computations = computations
         self.signals = dict(signals or {})
+        self.views: dict[str, View] | None = None
+        if views is not None:
+            self.views = {}
+            for view in views:
+                if view.id in self.views:
+                    raise ValueError(f"two views are named {view.id!r}")
+                if view.source not in computations:
+                    raise ValueError(f"view {view.id}: unknown source {view.source!r}")
+                self.views[view.id] = view
         self._data: DataCache | None = None
         self._celery: Any = None
 
@@ -101,7 +117,7 @@ class Signaling:
             # Made before the app (app.py names it first): it sends jobs to today's REDIS_URL.
             url = self.settings.redis_url
             self._celery.conf.update(broker_url=url, result_backend=url)
-        self._data = DataCache(self.settings, self.computations)
+        self._data = DataCache(self.settings, self.computations, self.views)
         self._data.init_app(app.server)
         guard_callback_endpoint(app, self.filters, self.settings.max_request_bytes)
         app.server.extensions[EXTENSION] = self
@@ -155,7 +171,7 @@ class Signaling:
         if self.settings.backend == "null":
             return {"filters": filters}  # nothing to share: each reader computes
         try:
-            self.computed(name, filters)
+            self._failing_as_computation(name, filters, self.data.prepare)
         except ComputationFailed as failure:
             return signal_failure(filters, failure.kind)
         return {"filters": filters}
@@ -193,6 +209,40 @@ class Signaling:
             raise ComputationFailed(failure)
         return self.computed(name, filters)
 
+    def summary_for(self, view_id: str, signal: Any) -> Any:
+        """What a view's render draws for the filters a signal stands for: its cached summary
+        (the whole result for a view without summarise); None before the first signal.
+
+        Raises ComputationFailed for a signal that reports a failed computation, or when the
+        view's summarise failed for these filters.
+        """
+        filters = self.signalled_filters(signal)
+        if filters is None:
+            return None
+        failure = signalled_failure(signal)
+        if failure is not None:
+            raise ComputationFailed(failure)
+        return self.summarised(view_id, filters)
+
+    def cached_summary(self, view_id: str, filters: Any) -> Any:
+        """What a view's render draws for filters from the browser (the memoize pattern)."""
+        return self.summarised(view_id, self.trusted(filters))
+
+    def summarised(self, view_id: str, filters: dict[str, Any]) -> Any:
+        """A view's summary for canonical filters (its source's result, when it has no
+        summarise), computed at most once per state."""
+        if self.views is None or view_id not in self.views:
+            raise KeyError(f"{view_id!r} is not a view of this wiring's Signaling(views=...)")
+        view = self.views[view_id]
+        if not view.summarises:
+            return self.computed(view.source, filters)
+        try:
+            return self._failing_as_computation(
+                view.source, filters, lambda _, f: self.data.load_summary(view, f)
+            )
+        except SummaryFailed as failure:  # logged where summarise ran
+            raise ComputationFailed(failure.kind, view_id) from None
+
     def fresh(self, name: str, filters: Any) -> pd.DataFrame:
         """A live view's data for filters from the browser, fetched now: never cached."""
         frame: pd.DataFrame = self.computations[name].function(self.trusted(filters))
@@ -206,8 +256,18 @@ class Signaling:
         """The result `name` for canonical filters; ComputationFailed when it cannot be had,
         logged here once: with its traceback when the computation raised, as one line when it
         was refused."""
+        frame: pd.DataFrame = self._failing_as_computation(name, filters, self.data.load)
+        return frame
+
+    def _failing_as_computation(
+        self, name: str, filters: dict[str, Any], step: Callable[[str, dict[str, Any]], R]
+    ) -> R:
+        """`step(name, filters)`, its failures raised as ComputationFailed and logged here once:
+        with the traceback when a computation raised, as one line when it was refused."""
         try:
-            return self.data.load(name, filters)
+            return step(name, filters)
+        except (ComputationFailed, SummaryFailed):
+            raise
         except EXPECTED_FAILURES as error:
             logger.warning("%s", error)
             raise ComputationFailed(type(error).__name__) from None

@@ -211,12 +211,11 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Trigger(NamedTuple):
-    """What fires a view's consumer callback, and how the callback reads the view's frame."""
+    """What fires a view's consumer callback, and what the callback's parameters are."""
 
     # The callback's parameters.
     parameters: str
-    # The Signaling method that reads the frame, and the parameter it reads it for.
-    reads: str
+    # The parameter it reads the view's data for.
     argument: str
     # How the callback's docstring ends.
     when: str
@@ -224,11 +223,9 @@ class _Trigger(NamedTuple):
 
 # A cached view under the signal pattern waits for its source's signal; a live view runs on
 # every tick of its interval; any other view is fired by the filters themselves.
-_SIGNAL = _Trigger("signal: Any", "result_for", "signal", "when its data changes")
-_LIVE = _Trigger(
-    "filters: dict[str, Any], tick: Any", "fresh", "filters", "on every tick, with fresh data"
-)
-_FILTERS = _Trigger("filters: dict[str, Any]", "cached_result", "filters", "when its data changes")
+_SIGNAL = _Trigger("signal: Any", "signal", "when its data changes")
+_LIVE = _Trigger("filters: dict[str, Any], tick: Any", "filters", "on every tick, with fresh data")
+_FILTERS = _Trigger("filters: dict[str, Any]", "filters", "when its data changes")
 
 
 class _Consumer(NamedTuple):
@@ -239,7 +236,11 @@ class _Consumer(NamedTuple):
     kind: ViewKind
     callback: str
     trigger: _Trigger
-    # Python source: the name the computation is read by (QUERY, or a literal of its id).
+    # The Signaling method that reads what the view's render receives, and the variable that
+    # holds it: a view of the query or a stage reads its summary, an own or live view its frame.
+    reads: str
+    variable: str
+    # Python source: the computation the view's data comes from (QUERY, or a literal of its id).
     computation: str
     # Python source: the lines that give app.callback its inputs, after the outputs.
     inputs: tuple[str, ...]
@@ -267,7 +268,7 @@ def _consumer_context(view: ViewSpec, signalled: bool) -> _Consumer:
     """A view's consumer callback: it reads a signal, the filters, or (live) fresh data."""
     literal = python_literal(view.id)
     if view.is_live:
-        trigger = _LIVE
+        trigger, reads = _LIVE, "fresh"
         inputs: tuple[str, ...] = (
             "inputs={",
             '    "filters": FILTERS.inputs(),',
@@ -275,10 +276,11 @@ def _consumer_context(view: ViewSpec, signalled: bool) -> _Consumer:
             "},",
         )
     elif view.reads_cache and signalled:
-        trigger = _SIGNAL
+        trigger, reads = _SIGNAL, "summary_for"
         inputs = (f'Input({_signal_ref(view.source)}, "data"),',)
     else:
         trigger = _FILTERS
+        reads = "cached_summary" if view.reads_cache else "cached_result"
         inputs = ('inputs={"filters": FILTERS.inputs()},',)
     name = view.source if view.reads_cache else view.id
     return _Consumer(
@@ -287,6 +289,8 @@ def _consumer_context(view: ViewSpec, signalled: bool) -> _Consumer:
         kind=VIEW_KINDS[view.kind],
         callback=update_callback(view.id),
         trigger=trigger,
+        reads=reads,
+        variable="summary" if view.reads_cache else "frame",
         computation="QUERY" if name == QUERY else python_literal(name),
         inputs=inputs,
     )
@@ -306,7 +310,7 @@ def _callbacks_module(spec: Spec, consumers: list[_Consumer]) -> _CallbacksModul
         or (signalled and bool(spec.stages)),
     }
     wired = live or _SIGNAL in triggers or (signalled and bool(spec.stages))
-    queried = signalled or any(c.computation == "QUERY" for c in consumers)
+    queried = signalled
     id_names = [name for name, wanted in ids.items() if wanted]
     # The third-party imports, by module as ruff sorts them: each kind's helpers and the type
     # its callbacks return.

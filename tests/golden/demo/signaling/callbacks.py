@@ -2,9 +2,10 @@
 # Change dashsignal.toml (or run `dashsignal add-view` ...), then `dashsignal regenerate`.
 """The signaling pattern: one compute callback, one consumer callback per view.
 
-A filter change fires `compute_signal` once: it runs the query (or finds it cached) and writes a
-small signal into the `dashsignal-signal` store. Every view's consumer is triggered by that signal
-and reads the same dataset from the server-side cache, so the query runs once for all views.
+A filter change fires `compute_signal` once: it runs the query (or finds it cached) and every
+view's `summarise` on its result, caches each summary, and writes a small signal into the
+`dashsignal-signal` store. Every view's consumer is triggered by that signal and reads its own
+summary from the server-side cache for its `render`: the query runs once for all views.
 A view whose data or own code fails shows the failure in its card (`shows_failures`).
 """
 
@@ -42,29 +43,29 @@ def compute_signal(filters: dict[str, Any]) -> dict[str, Any]:
 @shows_failures("sales", failed_figure)
 def update_sales(signal: Any) -> Figure:
     """Redraw the `sales` graph when its data changes."""
-    frame = SIGNALING.result_for(QUERY, signal)
-    return draw_graph(views.sales.render, frame)
+    summary = SIGNALING.summary_for("sales", signal)
+    return draw_graph(views.sales.render, summary)
 
 
 @shows_failures("share", failed_figure)
 def update_share(signal: Any) -> Figure:
     """Redraw the `share` graph when its data changes."""
-    frame = SIGNALING.result_for(QUERY, signal)
-    return draw_graph(views.share.render, frame)
+    summary = SIGNALING.summary_for("share", signal)
+    return draw_graph(views.share.render, summary)
 
 
 @shows_failures("rows", failed_table)
 def update_rows(signal: Any) -> TablePayload:
     """Refill the `rows` table when its data changes."""
-    frame = SIGNALING.result_for(QUERY, signal)
-    return fill_table(views.rows.render, frame)
+    summary = SIGNALING.summary_for("rows", signal)
+    return fill_table(views.rows.render, summary)
 
 
 @shows_failures("total", failed_text)
 def update_total(signal: Any) -> str | Component:
     """Refresh the `total` indicator when its data changes."""
-    frame = SIGNALING.result_for(QUERY, signal)
-    return show_indicator(views.total.render, frame)
+    summary = SIGNALING.summary_for("total", signal)
+    return show_indicator(views.total.render, summary)
 
 
 def register_callbacks(app: Dash) -> None:

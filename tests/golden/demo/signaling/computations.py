@@ -3,12 +3,18 @@
 """Every computation of this dashboard, what each one derives from, and the cache they share.
 
 `query` is data.expensive_query, run from the filters.
-SIGNALING runs each cached computation at most once per distinct filter state.
+VIEWS are the views that draw the query's or a stage's result: each one's `summarise` runs in
+the step that computes that result, and the cache keeps its summary for the view's `render`.
+SIGNALING runs each cached computation (and each summary) at most once per distinct filter state.
 """
 
-from dashsignal import QUERY, Computation, Computations, Signaling
+from dashsignal import QUERY, Computation, Computations, Signaling, View
 
 import data
+import views.rows
+import views.sales
+import views.share
+import views.total
 from signaling.filters import FILTERS
 from signaling.ids import SIGNALS
 from signaling.settings import CACHE
@@ -16,4 +22,10 @@ from signaling.settings import CACHE
 COMPUTATIONS = Computations(
     Computation(QUERY, data, "expensive_query", version_name="DATA_VERSION"),
 )
-SIGNALING = Signaling(CACHE, FILTERS, COMPUTATIONS, signals=SIGNALS)
+VIEWS = [
+    View("sales", views.sales),
+    View("share", views.share),
+    View("rows", views.rows),
+    View("total", views.total),
+]
+SIGNALING = Signaling(CACHE, FILTERS, COMPUTATIONS, signals=SIGNALS, views=VIEWS)

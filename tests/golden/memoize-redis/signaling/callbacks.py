@@ -2,9 +2,9 @@
 # Change dashsignal.toml (or run `dashsignal add-view` ...), then `dashsignal regenerate`.
 """The memoize pattern: every view reads the query's result through the shared cache.
 
-Each view's callback is triggered by the filters themselves and calls `cached_result`, which
-computes the result at most once per distinct filter state (the first view to ask computes it,
-the others wait for it and read it from the server-side cache).
+Each view's callback is triggered by the filters themselves and calls `cached_summary`: the first
+view to ask runs the query and every view's `summarise` on its result, at most once per distinct
+filter state; the others wait for it and read their own summary from the server-side cache.
 An independent view computes its own data, cached apart from the query.
 A live view refreshes on its dcc.Interval and fetches fresh data every time, uncached.
 A view whose data or own code fails shows the failure in its card (`shows_failures`).
@@ -14,7 +14,6 @@ from typing import Any
 
 from dash import Dash, Input, Output
 from dash.development.base_component import Component
-from dashsignal import QUERY
 from dashsignal.outputs import (
     TablePayload,
     draw_graph,
@@ -40,22 +39,22 @@ from signaling.ids import INTERVALS
 @shows_failures("sales", failed_figure)
 def update_sales(filters: dict[str, Any]) -> Figure:
     """Redraw the `sales` graph when its data changes."""
-    frame = SIGNALING.cached_result(QUERY, filters)
-    return draw_graph(views.sales.render, frame)
+    summary = SIGNALING.cached_summary("sales", filters)
+    return draw_graph(views.sales.render, summary)
 
 
 @shows_failures("share", failed_figure)
 def update_share(filters: dict[str, Any]) -> Figure:
     """Redraw the `share` graph when its data changes."""
-    frame = SIGNALING.cached_result(QUERY, filters)
-    return draw_graph(views.share.render, frame)
+    summary = SIGNALING.cached_summary("share", filters)
+    return draw_graph(views.share.render, summary)
 
 
 @shows_failures("daily_total", failed_text)
 def update_daily_total(filters: dict[str, Any]) -> str | Component:
     """Refresh the `daily_total` indicator when its data changes."""
-    frame = SIGNALING.cached_result("daily", filters)
-    return show_indicator(views.daily_total.render, frame)
+    summary = SIGNALING.cached_summary("daily_total", filters)
+    return show_indicator(views.daily_total.render, summary)
 
 
 @shows_failures("targets", failed_table)

@@ -7,14 +7,19 @@ A stage derives its result from the result of its source (the query or an earlie
 it reads from the cache: deriving a stage never runs the query again.
 An independent view computes its own data from the filters, cached apart from the query.
 A live view fetches its data on every tick of its interval, uncached.
-SIGNALING runs each cached computation at most once per distinct filter state.
+VIEWS are the views that draw the query's or a stage's result: each one's `summarise` runs in
+the step that computes that result, and the cache keeps its summary for the view's `render`.
+SIGNALING runs each cached computation (and each summary) at most once per distinct filter state.
 """
 
-from dashsignal import QUERY, Computation, Computations, Signaling
+from dashsignal import QUERY, Computation, Computations, Signaling, View
 
 import data
 import stages.daily
+import views.daily_total
 import views.feed
+import views.sales
+import views.share
 import views.targets
 from signaling.filters import FILTERS
 from signaling.ids import SIGNALS
@@ -40,4 +45,9 @@ COMPUTATIONS = Computations(
         live=True,
     ),
 )
-SIGNALING = Signaling(CACHE, FILTERS, COMPUTATIONS, signals=SIGNALS)
+VIEWS = [
+    View("sales", views.sales),
+    View("share", views.share),
+    View("daily_total", views.daily_total, source="daily"),
+]
+SIGNALING = Signaling(CACHE, FILTERS, COMPUTATIONS, signals=SIGNALS, views=VIEWS)

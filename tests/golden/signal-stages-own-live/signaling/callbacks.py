@@ -2,9 +2,10 @@
 # Change dashsignal.toml (or run `dashsignal add-view` ...), then `dashsignal regenerate`.
 """The signaling pattern: one compute callback, one consumer callback per view.
 
-A filter change fires `compute_signal` once: it runs the query (or finds it cached) and writes a
-small signal into the `dashsignal-signal` store. Every view's consumer is triggered by that signal
-and reads the same dataset from the server-side cache, so the query runs once for all views.
+A filter change fires `compute_signal` once: it runs the query (or finds it cached) and every
+view's `summarise` on its result, caches each summary, and writes a small signal into the
+`dashsignal-signal` store. Every view's consumer is triggered by that signal and reads its own
+summary from the server-side cache for its `render`: the query runs once for all views.
 Each stage is a step of its own: triggered by its source's signal, it derives its result once
 (reading its input from the cache) and writes its own signal, which its views are triggered by.
 An independent view computes its own data, cached apart from the query.
@@ -58,29 +59,29 @@ def derive_weekly(signal: Any) -> dict[str, Any]:
 @shows_failures("sales", failed_figure)
 def update_sales(signal: Any) -> Figure:
     """Redraw the `sales` graph when its data changes."""
-    frame = SIGNALING.result_for(QUERY, signal)
-    return draw_graph(views.sales.render, frame)
+    summary = SIGNALING.summary_for("sales", signal)
+    return draw_graph(views.sales.render, summary)
 
 
 @shows_failures("by_region", failed_figure)
 def update_by_region(signal: Any) -> Figure:
     """Redraw the `by_region` graph when its data changes."""
-    frame = SIGNALING.result_for("daily", signal)
-    return draw_graph(views.by_region.render, frame)
+    summary = SIGNALING.summary_for("by_region", signal)
+    return draw_graph(views.by_region.render, summary)
 
 
 @shows_failures("weekly_rows", failed_table)
 def update_weekly_rows(signal: Any) -> TablePayload:
     """Refill the `weekly_rows` table when its data changes."""
-    frame = SIGNALING.result_for("weekly", signal)
-    return fill_table(views.weekly_rows.render, frame)
+    summary = SIGNALING.summary_for("weekly_rows", signal)
+    return fill_table(views.weekly_rows.render, summary)
 
 
 @shows_failures("weekly_total", failed_text)
 def update_weekly_total(signal: Any) -> str | Component:
     """Refresh the `weekly_total` indicator when its data changes."""
-    frame = SIGNALING.result_for("weekly", signal)
-    return show_indicator(views.weekly_total.render, frame)
+    summary = SIGNALING.summary_for("weekly_total", signal)
+    return show_indicator(views.weekly_total.render, summary)
 
 
 @shows_failures("target", failed_figure)

@@ -7,16 +7,22 @@ A stage derives its result from the result of its source (the query or an earlie
 it reads from the cache: deriving a stage never runs the query again.
 An independent view computes its own data from the filters, cached apart from the query.
 A live view fetches its data on every tick of its interval, uncached.
-SIGNALING runs each cached computation at most once per distinct filter state.
+VIEWS are the views that draw the query's or a stage's result: each one's `summarise` runs in
+the step that computes that result, and the cache keeps its summary for the view's `render`.
+SIGNALING runs each cached computation (and each summary) at most once per distinct filter state.
 """
 
-from dashsignal import QUERY, Computation, Computations, Signaling
+from dashsignal import QUERY, Computation, Computations, Signaling, View
 
 import data
 import stages.daily
 import stages.weekly
+import views.by_region
+import views.sales
 import views.target
 import views.ticker
+import views.weekly_rows
+import views.weekly_total
 from signaling.filters import FILTERS
 from signaling.ids import SIGNALS
 from signaling.settings import CACHE
@@ -47,4 +53,10 @@ COMPUTATIONS = Computations(
         live=True,
     ),
 )
-SIGNALING = Signaling(CACHE, FILTERS, COMPUTATIONS, signals=SIGNALS)
+VIEWS = [
+    View("sales", views.sales),
+    View("by_region", views.by_region, source="daily"),
+    View("weekly_rows", views.weekly_rows, source="weekly"),
+    View("weekly_total", views.weekly_total, source="weekly"),
+]
+SIGNALING = Signaling(CACHE, FILTERS, COMPUTATIONS, signals=SIGNALS, views=VIEWS)
