@@ -6,11 +6,16 @@ five views: `sales`, `share` and `mix` (graphs: amount per month, per region, pe
 served by `gunicorn app:server -w 4` on 127.0.0.1 at a free port, and driven the way the browser
 drives it, through POST /_dash-update-component:
 
-* A. the project `dashsignal new` generates, cache backend `filesystem` (FileSystemCache);
-* B. the same with backend `redis` (RedisCache, Parquet bytes), on a redis-server this script
-  starts on a free port with `--save "" --appendonly no` and stops at the end;
+* A. the project `dashsignal new` generates, cache backend `filesystem` (FileSystemCache): each
+  view module's `summarise(data)` runs once per filter change in the compute step, and each
+  consumer reads its own small summary for its `render(summary)`;
+* B. the same with backend `redis` (RedisCache), on a redis-server this script starts on a free
+  port with `--save "" --appendonly no` and stops at the end;
+* G and H. the design before summaries (0.3): A and B with every view module made whole again,
+  `render(data)` = its `render(summarise(data))`, so the runtime caches the whole frame and every
+  consumer reads it (Redis: Parquet bytes) and aggregates it itself. Redis database 2 for H;
 * C. a naive app written at run time, same layout ids: every view's callback takes the filters
-  as inputs and runs `data.expensive_query` itself, then the same `views.<id>.render`;
+  as inputs and runs `data.expensive_query` itself, then the same (whole) `views.<id>.render`;
 * D. an app written at run time that ships the data to the browser: the compute callback returns
   `frame.to_json(orient="split", date_format="iso")` into the `dcc.Store` (the pattern of Dash's
   "sharing data between callbacks" docs) and every view rebuilds the frame with `pd.read_json`.
@@ -37,10 +42,12 @@ views after it, the CPU time the gunicorn master and workers used meanwhile (use
 /proc: unlike the times, it hardly depends on other load), the size of the store value as compact
 JSON (the signal; for D, the data) and the bytes of the five consumer responses. The table shows
 medians. The reference is the query alone: one call of `expensive_query` in this process (median
-of three after a warm-up call; its CPU time too). For the signaling variants (A, B, E, F), a
+of three after a warm-up call; its CPU time too). After the run, the bytes each signaling variant
+holds in its cache, divided by the filter states it computed. For the signaling variants, a
 stampede: 20 sessions at once on filter values not seen before, each posting the compute callback
 and then its five consumers; computations run and wall time. To explain the results it also times,
-in this process, each view's render (plus JSON encoding) and the cache write and read of one frame
+in this process, each view's summarise and render (plus JSON encoding) and the pickled size of
+each summary, and the cache write and read of one frame
 through the real flask-caching backends (Parquet written as the generated redis backend writes it),
 and over HTTP each consumer of the signaling variants alone, cache warm; from those, a floor for
 each on this machine: query alone + cache write + the longer of the slowest view alone and the sum
@@ -52,7 +59,8 @@ in every variant); nothing is asserted on the times. The output is GitHub-flavou
 Run it from the repository root with the project's virtualenv:
 
     python benchmarks/bench_signaling.py [--rows N] [--query-seconds S] [--changes K]
-    # defaults: 1_000_000 rows, 0.3 s, 3 changes; also --workers W (4), --variants ABCD (or ABCDEF)
+    # defaults: 1_000_000 rows, 0.3 s, 3 changes; also --workers W (4), --variants ABGH (any of
+    # ABCDEFGH)
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ import importlib
 import io
 import json
 import os
+import pickle
 import platform
 import re
 import shutil
@@ -77,6 +86,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import ModuleType
@@ -112,7 +122,21 @@ MAX_STATES = 140  # distinct (region, product, year) states the cycle below yiel
 TABLE_ROWS = 500  # views/rows.py shows the 500 largest sales
 SESSIONS = 20
 # The cache backend of each signaling variant.
-BACKENDS = {"A": "filesystem", "B": "redis", "E": "filesystem", "F": "redis"}
+BACKENDS = {
+    "A": "filesystem",
+    "B": "redis",
+    "E": "filesystem",
+    "F": "redis",
+    "G": "filesystem",
+    "H": "redis",
+}
+# Each design before summaries, and the variant of today's design it is measured against.
+OLD_DESIGN = {"G": "A", "H": "B"}
+# The issue's targets: end to end × the query alone, by backend; bytes cached per filter state;
+# the stampede's wall time × the old design's.
+TARGET_RATIO = {"filesystem": 1.15, "redis": 1.25}
+TARGET_BYTES = 1_000_000
+TARGET_STAMPEDE = 0.25
 ALONE_RUNS = 3
 SENTINEL = "@@bench-value@@"
 START_SECONDS = 120.0
@@ -338,13 +362,17 @@ class Outcome:
     changes: list[Change] = field(default_factory=list)
     stampede: tuple[int, float, int] | None = None  # computations, wall seconds, sessions ok
     alone: dict[str, float] = field(default_factory=dict)  # view -> median seconds
+    cached_bytes: int | None = None  # what its cache holds after the run
+    states: int = 0  # the filter states it computed
 
 
 @dataclass(frozen=True)
 class InProcess:
     query: float
     query_cpu: float  # CPU seconds of the query alone (its sleep is not CPU)
-    render: dict[str, float]
+    summarise: dict[str, float]  # view -> seconds (0 for a view without summarise)
+    render: dict[str, float]  # view -> seconds of render (+ JSON encoding)
+    summary_bytes: dict[str, int]  # view -> pickled size of its summary
     cache: dict[str, tuple[float, float]]  # backend -> (write, read) seconds
 
 
@@ -586,6 +614,20 @@ def stampede(
     return counted(variant.counter) - before, wall, ok
 
 
+def cached_bytes(variant: Variant) -> int:
+    """The bytes a signaling variant's cache holds: its entry files, or its Redis database."""
+    redis_url = variant.env.get("REDIS_URL")
+    if BACKENDS[variant.key] == "redis" and redis_url:
+        client = redis.Redis.from_url(redis_url, socket_timeout=30)
+        try:
+            lengths: list[Any] = [client.strlen(key) for key in client.scan_iter(count=1000)]
+            return sum(int(length) for length in lengths)
+        finally:
+            client.connection_pool.disconnect()
+    folder = Path(variant.env["CACHE_DIR"]) / "data"
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
 def consumers_alone(endpoint: Endpoint, filters: dict[str, Any]) -> dict[str, float]:
     """Each consumer POSTed on its own, cache warm: median seconds per view."""
     raw = post(endpoint.port, endpoint.compute_body(filters), endpoint.timeout)
@@ -712,6 +754,27 @@ def variant_copy(source: Path, target: Path, app_py: str) -> Path:
     return target
 
 
+def unsplit_copy(source: Path, target: Path) -> Path:
+    """The generated project with the design before summaries: each view module's `render(data)`
+    is its `render(summarise(data))`, run by every consumer on the whole frame."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".cache", "__pycache__"))
+    for view, _ in VIEWS:
+        module = target / "views" / f"{view}.py"
+        text = module.read_text(encoding="utf-8")
+        if "def summarise(" not in text:
+            continue
+        text = text.replace("def summarise(", "def _summarise(").replace(
+            "def render(", "def _draw("
+        )
+        text += "\n\ndef render(data: pd.DataFrame) -> Any:\n    return _draw(_summarise(data))\n"
+        if "from typing import Any" not in text:
+            text = text.replace(
+                "import pandas as pd\n", "from typing import Any\n\nimport pandas as pd\n", 1
+            )
+        module.write_text(text, encoding="utf-8")
+    return target
+
+
 def memo_off_copy(source: Path, target: Path) -> Path:
     """The generated project with the runtime's per-process memo of decoded frames switched off:
     its app.py sets dashsignal.cache.MEMO_ENTRIES to 0 before the app (and its cache) is made."""
@@ -766,12 +829,22 @@ def in_process(
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu_start)
 
+    summarise: dict[str, float] = {}
     render: dict[str, float] = {}
+    summary_bytes: dict[str, int] = {}
     for view, kind in VIEWS:
         module = modules[view]
+        split = hasattr(module, "summarise")
+        summary = module.summarise(frame) if split else frame
+        summarise[view] = (
+            statistics.median(timed(partial(module.summarise, frame)) for _ in range(3))
+            if split
+            else 0.0
+        )
+        summary_bytes[view] = len(pickle.dumps(summary, protocol=5))
 
-        def draw(module: ModuleType = module, kind: str = kind) -> object:
-            result = module.render(frame)
+        def draw(module: ModuleType = module, kind: str = kind, summary: Any = summary) -> object:
+            result = module.render(summary)
             if kind == "graph":
                 return result.to_json()  # plotly's encoder, as Dash uses for its responses
             return json.dumps(outputs.table_payload(result) if kind == "table" else result)
@@ -799,7 +872,14 @@ def in_process(
     read = statistics.median(timed(parquet_read) for _ in range(3))
     cache["redis"] = (write, read)
     store.delete("frame")
-    return InProcess(statistics.median(times), statistics.median(cpu_times), render, cache)
+    return InProcess(
+        statistics.median(times),
+        statistics.median(cpu_times),
+        summarise,
+        render,
+        summary_bytes,
+        cache,
+    )
 
 
 # -- running a variant --------------------------------------------------------------------------
@@ -834,6 +914,11 @@ def run_interleaved(
                 for variant in variants[turn:] + variants[:turn]:
                     change = one_change(variant, endpoints[variant.key], filters, pool)
                     outcomes[variant.key].changes.append(change)
+        for variant in variants:
+            if variant.style == "signaling":
+                outcome = outcomes[variant.key]
+                outcome.states = counted(variant.counter)
+                outcome.cached_bytes = cached_bytes(variant)
         for variant in variants:
             if variant.style == "signaling":
                 print(f"stampede on {variant.key} ...", file=sys.stderr, flush=True)
@@ -910,28 +995,33 @@ def report(
     )
     print()
     print(
-        "| variant | computations per change | end-to-end ms | × query alone | compute ms "
-        "| views ms | server CPU ms | signal (store value) | 5 view responses |"
+        "| variant | computations per change | end-to-end ms (min–max) | × query alone "
+        "| compute ms | views ms | server CPU ms | signal (store value) | 5 view responses "
+        "| cached per filter state |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     print(
         f"| query alone (in-process) | 1 | {ms(query)} | 1.00 | {ms(query)} | — "
-        f"| {ms(reference.query_cpu)} | — | — |"
+        f"| {ms(reference.query_cpu)} | — | — | — |"
     )
     for outcome in outcomes:
         changes = outcome.changes
-        e2e = statistics.median(c.end_to_end for c in changes)
+        times = [c.end_to_end for c in changes]
+        e2e = statistics.median(times)
         counted_runs = ", ".join(str(c.computations) for c in changes)
         naive = outcome.variant.style == "naive"
         signal = "—" if naive else size(statistics.median(c.signal_bytes for c in changes))
         compute = "—" if naive else ms(statistics.median(c.compute for c in changes))
         cpus = [c.cpu for c in changes if c.cpu is not None]
         cpu = ms(statistics.median(cpus)) if cpus else "—"
+        per_state = per_state_bytes(outcome)
         print(
-            f"| {outcome.variant.key}. {outcome.variant.label} | {counted_runs} | {ms(e2e)} "
+            f"| {outcome.variant.key}. {outcome.variant.label} | {counted_runs} "
+            f"| {ms(e2e)} ({ms(min(times))}–{ms(max(times))}) "
             f"| {e2e / query:.2f} | {compute} "
             f"| {ms(statistics.median(c.views for c in changes))} | {cpu} | {signal} "
-            f"| {size(statistics.median(c.response_bytes for c in changes))} |"
+            f"| {size(statistics.median(c.response_bytes for c in changes))} "
+            f"| {'—' if per_state is None else size(per_state)} |"
         )
     print()
     print(f"Stampede: {SESSIONS} sessions at once on the same new filter values.")
@@ -947,6 +1037,7 @@ def report(
             )
     print()
     signaling = [o for o in outcomes if o.stampede is not None]
+    by_key = {o.variant.key: o for o in outcomes}
     keys = ", ".join(o.variant.key for o in signaling)
     print(f"Targets ({keys}), query alone {ms(query)} ms:")
     print()
@@ -965,8 +1056,26 @@ def report(
     cells = []
     for o in signaling:
         ratio = statistics.median(c.end_to_end for c in o.changes) / query
-        cells.append(f"{check(ratio <= 1.2)} {ratio:.2f}×")
-    print("| end-to-end within 1.2× the query alone | " + " | ".join(cells) + " |")
+        limit = TARGET_RATIO[BACKENDS[o.variant.key]]
+        cells.append(f"{check(ratio <= limit)} {ratio:.2f}× (≤ {limit}×)")
+    print("| end to end × the query alone | " + " | ".join(cells) + " |")
+    cells = []
+    for o in signaling:
+        per_state = per_state_bytes(o)
+        ok = per_state is not None and per_state <= TARGET_BYTES
+        cells.append(f"{check(ok)} {'—' if per_state is None else size(per_state)}")
+    print(f"| cached per filter state ≤ {size(TARGET_BYTES)} | " + " | ".join(cells) + " |")
+    cells = []
+    for o in signaling:
+        old = next((by_key[k] for k, new in OLD_DESIGN.items() if new == o.variant.key), None)
+        if old is None or old.stampede is None or o.stampede is None:
+            cells.append("—")
+            continue
+        ratio = o.stampede[1] / old.stampede[1]
+        cells.append(f"{check(ratio <= TARGET_STAMPEDE)} {ratio:.2f}× of {old.variant.key}")
+    print(
+        f"| stampede ≤ {TARGET_STAMPEDE}× the design before summaries | " + " | ".join(cells) + " |"
+    )
     cells = []
     for o in signaling:
         biggest = max(c.signal_bytes for c in o.changes)
@@ -974,22 +1083,29 @@ def report(
     print("| signal under 300 bytes | " + " | ".join(cells) + " |")
     print()
     print(
-        "Where the time goes: in-process cost of each view's render (+ JSON encoding), and over "
-        f"HTTP each consumer of {keys} posted alone, cache warm (median of {ALONE_RUNS})."
+        "Where the time goes: in-process cost of each view's summarise (on the whole frame) and "
+        "render (of its summary, + JSON encoding), its summary's pickled size, and over HTTP each "
+        f"consumer of {keys} posted alone, cache warm (median of {ALONE_RUNS})."
     )
     print()
     print(
-        "| view | render in-process ms | "
+        "| view | summarise ms | render ms | summary | "
         + " | ".join(f"{o.variant.key} alone ms" for o in signaling)
         + " |"
     )
-    print("| --- | ---: |" + " ---: |" * len(signaling))
+    print("| --- | ---: | ---: | ---: |" + " ---: |" * len(signaling))
     for view, kind in VIEWS:
         alone = " | ".join(ms(o.alone[view]) for o in signaling)
-        print(f"| {view} ({kind}) | {ms(reference.render[view])} | {alone} |")
-    render_sum = sum(reference.render.values())
+        print(
+            f"| {view} ({kind}) | {ms(reference.summarise[view])} | {ms(reference.render[view])} "
+            f"| {size(reference.summary_bytes[view])} | {alone} |"
+        )
     sums = " | ".join(ms(sum(o.alone.values())) for o in signaling)
-    print(f"| sum of the 5 | {ms(render_sum)} | {sums} |")
+    print(
+        f"| sum of the 5 | {ms(sum(reference.summarise.values()))} "
+        f"| {ms(sum(reference.render.values()))} | {size(sum(reference.summary_bytes.values()))} "
+        f"| {sums} |"
+    )
     print()
     print("| one frame through the real flask-caching backend, in-process | write ms | read ms |")
     print("| --- | ---: | ---: |")
@@ -1000,15 +1116,17 @@ def report(
     cores = os.cpu_count() or 1
     print()
     print(
-        f"Floor on {cores} cores: query alone + cache write + the longer of the slowest view "
-        f"alone and the sum of the views alone / {cores}."
+        f"Floor on {cores} cores: query alone + the cache write of the whole frame (designs that "
+        f"cache it: {', '.join(OLD_DESIGN)}) + the longer of the slowest view alone and the sum "
+        f"of the views alone / {cores}."
     )
     print()
     print("| | " + " | ".join(o.variant.key for o in signaling) + " |")
     print("| --- |" + " ---: |" * len(signaling))
     floors, measured = [], []
     for o in signaling:
-        write = reference.cache[BACKENDS[o.variant.key]][0]
+        whole = o.variant.key in OLD_DESIGN or o.variant.key in "EF"
+        write = reference.cache[BACKENDS[o.variant.key]][0] if whole else 0.0
         views = max(max(o.alone.values()), sum(o.alone.values()) / cores)
         floors.append(f"{ms(query + write + views)} ms")
         measured.append(f"{ms(statistics.median(c.end_to_end for c in o.changes))} ms")
@@ -1022,6 +1140,12 @@ def report(
         f"Same `total` in every variant for each change: {'yes' if same else 'NO'} "
         f"({len(totals)} distinct totals over {args.changes} changes)."
     )
+
+
+def per_state_bytes(outcome: Outcome) -> float | None:
+    if outcome.cached_bytes is None or not outcome.states:
+        return None
+    return outcome.cached_bytes / outcome.states
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -1043,12 +1167,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--variants",
-        default="ABCD",
-        help="which variants to run, e.g. AB (default ABCD; E and F: A and B without the memo)",
+        default="ABGH",
+        help="which variants to run (default ABGH: today's design and the one before summaries, "
+        "on filesystem and Redis; C naive, D data in the store, E and F: A and B without the memo)",
     )
     args = parser.parse_args(argv)
-    if not args.variants or set(args.variants) - set("ABCDEF"):
-        parser.error("--variants takes letters among A, B, C, D, E, F")
+    if not args.variants or set(args.variants) - set("ABCDEFGH"):
+        parser.error("--variants takes letters among A to H")
     if args.rows < TABLE_ROWS or args.query_seconds < 0 or args.workers < 1:
         parser.error(f"--rows must be at least {TABLE_ROWS}, --query-seconds >= 0, --workers >= 1")
     if not 1 <= args.changes <= MAX_STATES - 2:
@@ -1067,8 +1192,10 @@ def main(argv: list[str] | None = None) -> int:
         print("generating projects ...", file=sys.stderr, flush=True)
         filesystem = generate(workdir / "a", "bench", "filesystem")
         redis_project = generate(workdir / "b", "bench", "redis")
-        naive = variant_copy(filesystem, workdir / "c" / "bench", NAIVE_APP_PY)
-        store = variant_copy(filesystem, workdir / "d" / "bench", STORE_APP_PY)
+        filesystem_whole = unsplit_copy(filesystem, workdir / "g" / "bench")
+        redis_whole = unsplit_copy(redis_project, workdir / "h" / "bench")
+        naive = variant_copy(filesystem_whole, workdir / "c" / "bench", NAIVE_APP_PY)
+        store = variant_copy(filesystem_whole, workdir / "d" / "bench", STORE_APP_PY)
         filesystem_off = memo_off_copy(filesystem, workdir / "e" / "bench")
         redis_off = memo_off_copy(redis_project, workdir / "f" / "bench")
         env = base_env(args.rows, args.query_seconds)
@@ -1140,6 +1267,30 @@ def main(argv: list[str] | None = None) -> int:
                         "BENCH_COUNTER_FILE": str(workdir / "count-f"),
                     },
                     workdir / "count-f",
+                ),
+                Variant(
+                    "G",
+                    "before summaries, filesystem",
+                    filesystem_whole,
+                    "signaling",
+                    env
+                    | {
+                        "CACHE_DIR": str(workdir / "cache-g"),
+                        "BENCH_COUNTER_FILE": str(workdir / "count-g"),
+                    },
+                    workdir / "count-g",
+                ),
+                Variant(
+                    "H",
+                    "before summaries, redis",
+                    redis_whole,
+                    "signaling",
+                    env
+                    | {
+                        "REDIS_URL": f"redis://{HOST}:{redis_port}/2",
+                        "BENCH_COUNTER_FILE": str(workdir / "count-h"),
+                    },
+                    workdir / "count-h",
                 ),
             ]
             chosen = [v for v in variants if v.key in args.variants]
