@@ -14,6 +14,8 @@ drives it, through POST /_dash-update-component:
 * G and H. the design before summaries (0.3): A and B with every view module made whole again,
   `render(data)` = its `render(summarise(data))`, so the runtime caches the whole frame and every
   consumer reads it (Redis: Parquet bytes) and aggregates it itself. Redis database 2 for H;
+* I (only when asked for): A with the summaries computed one after the other
+  (DASHSIGNAL_SUMMARY_THREADS=1) rather than on two threads, to measure what the threads save;
 * C. a naive app written at run time, same layout ids: every view's callback takes the filters
   as inputs and runs `data.expensive_query` itself, then the same (whole) `views.<id>.render`;
 * D. an app written at run time that ships the data to the browser: the compute callback returns
@@ -129,6 +131,7 @@ BACKENDS = {
     "F": "redis",
     "G": "filesystem",
     "H": "redis",
+    "I": "filesystem",
 }
 # Each design before summaries, and the variant of today's design it is measured against.
 OLD_DESIGN = {"G": "A", "H": "B"}
@@ -785,12 +788,18 @@ def memo_off_copy(source: Path, target: Path) -> Path:
     return target
 
 
+# What the served apps never take from this process's environment: each variant sets its own.
+INHERITED_NOT = (
+    "CACHE_DIR",
+    "REDIS_URL",
+    "BENCH_COUNTER_FILE",
+    "PYTHONPATH",
+    "DASHSIGNAL_SUMMARY_THREADS",
+)
+
+
 def base_env(rows: int, query_seconds: float) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("CACHE_DIR", "REDIS_URL", "BENCH_COUNTER_FILE", "PYTHONPATH")
-    }
+    env = {key: value for key, value in os.environ.items() if key not in INHERITED_NOT}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env |= {"BENCH_ROWS": str(rows), "BENCH_QUERY_SECONDS": repr(query_seconds)}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -1169,11 +1178,12 @@ def main(argv: list[str] | None = None) -> int:
         "--variants",
         default="ABGH",
         help="which variants to run (default ABGH: today's design and the one before summaries, "
-        "on filesystem and Redis; C naive, D data in the store, E and F: A and B without the memo)",
+        "on filesystem and Redis; C naive, D data in the store, E and F: A and B without the memo, "
+        "I: A with one summary thread)",
     )
     args = parser.parse_args(argv)
-    if not args.variants or set(args.variants) - set("ABCDEFGH"):
-        parser.error("--variants takes letters among A to H")
+    if not args.variants or set(args.variants) - set("ABCDEFGHI"):
+        parser.error("--variants takes letters among A to I")
     if args.rows < TABLE_ROWS or args.query_seconds < 0 or args.workers < 1:
         parser.error(f"--rows must be at least {TABLE_ROWS}, --query-seconds >= 0, --workers >= 1")
     if not 1 <= args.changes <= MAX_STATES - 2:
@@ -1291,6 +1301,19 @@ def main(argv: list[str] | None = None) -> int:
                         "BENCH_COUNTER_FILE": str(workdir / "count-h"),
                     },
                     workdir / "count-h",
+                ),
+                Variant(
+                    "I",
+                    "signaling, filesystem, one summary thread",
+                    filesystem,
+                    "signaling",
+                    env
+                    | {
+                        "CACHE_DIR": str(workdir / "cache-i"),
+                        "BENCH_COUNTER_FILE": str(workdir / "count-i"),
+                        "DASHSIGNAL_SUMMARY_THREADS": "1",
+                    },
+                    workdir / "count-i",
                 ),
             ]
             chosen = [v for v in variants if v.key in args.variants]

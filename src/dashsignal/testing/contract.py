@@ -220,6 +220,25 @@ class CachedContract(SignalingContract):
         )
         assert computations.counts() == self.runs_per_change() + recomputed
 
+    def test_each_view_has_its_summary_and_a_result_is_kept_whole_only_when_read_whole(
+        self, endpoint: DashEndpoint, dash_app: Any
+    ) -> None:
+        """After a change every view that summarises finds its own summary in the cache, and
+        the query's and stages' results are cached whole exactly when something reads them
+        whole (a stage derived from them, a view without summarise): a 1M-row frame is not
+        written for nothing."""
+        self.require_a_shared_cache()
+        self.run_change(endpoint, self.filters.defaults())
+        filters = self.filters.canonical(self.filters.defaults())
+        data = self.signaling.data
+        with dash_app.server.app_context():
+            for view in (self.signaling.views or {}).values():
+                if view.summarises:
+                    assert data.cache.has(data.summary_key(view, filters)), view.id
+            for name in ["query", *self.stages]:
+                kept = bool(data.cache.has(data.key(name, filters)))
+                assert kept == data.read_whole(name), name
+
     def test_concurrent_sessions_on_the_same_filters_compute_once(
         self,
         endpoint: DashEndpoint,
