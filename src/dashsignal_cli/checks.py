@@ -228,8 +228,7 @@ def _missing_functions(result: SyncPlan) -> list[Finding]:
 # runtime hands render(data) the frame as before.
 _SPLITTABLE = (
     "render(data) aggregates the whole frame on every request of this view: split it into "
-    "summarise(data), run once per filter state in the compute step and cached, and "
-    "render(summary)"
+    "summarise(data), run once per filter state and cached, and render(summary)"
 )
 
 
