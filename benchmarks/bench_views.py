@@ -1,9 +1,11 @@
 """Time each demo view's render, before (plotly express) and after (graph_objects), and the variants
 weighed for the change (issue 15).
 
-The views are the ones `dashsignal new` writes: `new` is the render function of a view module
-rendered now from templates/views/ (in memory), `px (before)` a copy of the one the templates wrote
-before, kept here as the baseline. The other rows are the alternatives measured for each choice:
+The views are the ones `dashsignal new` writes: `new` is what a view module rendered now from
+templates/views/ (in memory) does with a frame, `render(summarise(data))` for a view of the query
+(the histogram then bins the amounts in Python and draws 40 bars), `px (before)` a copy of the one
+the templates wrote before, kept here as the baseline. The other rows are the alternatives
+measured for each choice:
 
 * the figure: `go, template named` (a Figure whose layout names "plotly_white": plotly copies
   and validates the whole template, with its defaults for some 25 trace types, on every call),
@@ -209,10 +211,20 @@ def generated_views() -> dict[str, Render]:
     for module, text in modules.items():
         namespace: dict[str, Any] = {"__name__": f"views.{module}"}
         exec(compile(text, f"views/{module}.py", "exec"), namespace)  # noqa: S102
-        found[names[module]] = namespace["render"]
+        found[names[module]] = whole_view(namespace)
         if module == "feed":
             found["live data"] = namespace["compute"]
     return found
+
+
+def whole_view(namespace: dict[str, Any]) -> Render:
+    """What a view does with one frame: render(summarise(data)) when its module summarises (a
+    view of the query: benchmarks/bench_summaries.py times the two apart), else render(data)."""
+    render_view: Render = namespace["render"]
+    summarise: Render | None = namespace.get("summarise")
+    if summarise is None:
+        return render_view
+    return lambda data: render_view(summarise(data))
 
 
 def frame(rows: int) -> pd.DataFrame:

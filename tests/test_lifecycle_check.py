@@ -91,6 +91,12 @@ CHECK_PROBLEMS: dict[str, tuple[str, Callable[[Path], None] | None, tuple[str, s
         "filter 'channel' (multi) is never read",
     ),
     "orphan": ("filesystem", _view_removed, ("orphan", "views/share.py"), "belongs to no view"),
+    "no-render": (
+        "filesystem",
+        lambda p: replace_in(p, "views/share.py", "def render(", "def draw("),
+        ("function", "views/share.py"),
+        "no render() function, which draws view 'share'",
+    ),
     "conflict": ("filesystem", _conflicted, ("conflict", CALLBACKS), "conflict markers"),
     "risky-simple": ("simple", None, ("risky", "dashsignal.toml"), "cache backend 'simple'"),
     "risky-null": ("null", None, ("risky", "dashsignal.toml"), "cache backend 'null'"),
@@ -350,3 +356,69 @@ def test_check_json_reports_the_missing_function(project: Path) -> None:
     assert [(p["code"], p["path"]) for p in document["problems"]] == [
         ("function", "stages/daily.py")
     ]
+
+
+# --- check: views that still aggregate the whole frame in render -----------------------------
+
+# A view module as dashsignal wrote them before summarise: render(data) receives the whole frame.
+RENDER_OF_THE_FRAME = """\
+import pandas as pd
+from plotly.graph_objects import Bar, Figure
+
+
+def render(data: pd.DataFrame) -> Figure:
+    totals = data.groupby("region", observed=True)["amount"].sum()
+    return Figure(Bar(x=totals.index, y=totals))
+"""
+
+
+def test_a_view_that_aggregates_in_render_is_a_note_that_only_strict_fails_on(
+    project: Path,
+) -> None:
+    write(project, "views/share.py", RENDER_OF_THE_FRAME)
+
+    passed = cli_ok(project, "check")
+    strict = cli(project, "check", "--strict")
+    document = json.loads(cli_ok(project, "check", "--json").stdout)
+
+    assert passed.stdout.startswith("check passed") and "1 note(s)" in passed.stdout
+    [(code, path, message)] = check_findings(passed.stdout)
+    assert (code, path) == ("splittable", "views/share.py")
+    assert "split it into summarise(data)" in message and "render(summary)" in message
+    assert document["ok"] is True and document["problems"] == []
+    assert [(n["code"], n["path"]) for n in document["notes"]] == [("splittable", "views/share.py")]
+    assert strict.returncode == 1
+    assert assert_clean_error(strict).endswith("(1 of them notes, failing under --strict)")
+
+
+def test_generated_views_and_own_or_live_views_are_not_splittable(project: Path) -> None:
+    # Own and live views have compute(filters) and render(data), and nothing to split.
+    cli_ok(project, "add-view", "mine", "--source", "own")
+    cli_ok(project, "add-view", "ticker", "--kind", "indicator", "--source", "live")
+    cli_ok(project, "add-stage", "daily")
+    cli_ok(project, "add-view", "trend", "--source", "daily")
+    assert "summarise" not in functions_of(project, "views/mine.py")
+    assert "summarise" in functions_of(project, "views/trend.py")
+
+    assert cli_ok(project, "check", "--strict").stdout.startswith("check passed")
+
+
+def test_a_view_of_a_stage_that_aggregates_in_render_is_splittable_too(project: Path) -> None:
+    cli_ok(project, "add-stage", "daily")
+    cli_ok(project, "add-view", "trend", "--source", "daily")
+    write(project, "views/trend.py", RENDER_OF_THE_FRAME)
+
+    document = json.loads(cli_ok(project, "check", "--json").stdout)
+
+    assert [(n["code"], n["path"]) for n in document["notes"]] == [("splittable", "views/trend.py")]
+
+
+@pytest.mark.parametrize(
+    "defined",
+    ["from .shared import render, summarise\n", "render = summarise = str\n"],
+    ids=["imported", "assigned"],
+)
+def test_check_accepts_render_and_summarise_defined_any_way(project: Path, defined: str) -> None:
+    write(project, "views/share.py", 'VERSION = "1"\n' + defined)
+
+    assert cli_ok(project, "check", "--strict").stdout.startswith("check passed")

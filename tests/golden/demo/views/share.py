@@ -1,8 +1,11 @@
 """The `share` view: how its chart is drawn.
 
 This file is yours: dashsignal wrote it once and never rewrites it.
-`render` receives the DataFrame returned by data.expensive_query for the current filters
-(possibly empty).
+`summarise(data)` receives the DataFrame returned by data.expensive_query for the current
+filters (possibly empty) and reduces it to what this view shows. It runs once per filter state,
+in the compute step, and its result is cached for this view: keep it small and never None.
+`render(summary)` receives that cached summary on every request of this view and draws it: keep
+it cheap.
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ from __future__ import annotations
 import pandas as pd
 import plotly.io as pio
 from plotly.graph_objects import Bar, Figure
+
+# Part of this view's summary cache keys: bump it when summarise changes, so old summaries are
+# not reused.
+VERSION = "1"
 
 # The axis title of each column the chart draws.
 LABELS = {"region": "Region", "amount": "Amount"}
@@ -24,11 +31,15 @@ TEMPLATE = {
 MARGIN = {"l": 40, "r": 16, "t": 16, "b": 40}
 
 
-def render(data: pd.DataFrame) -> Figure:
+def summarise(data: pd.DataFrame) -> pd.Series:
     """Amount per region."""
     # observed=True: a categorical column gets bars for the categories present only.
-    totals = data.groupby("region", observed=True)["amount"].sum()
-    trace = Bar(x=totals.index, y=totals, hovertemplate=HOVER)
+    return data.groupby("region", observed=True)["amount"].sum()
+
+
+def render(summary: pd.Series) -> Figure:
+    """One bar per region."""
+    trace = Bar(x=summary.index, y=summary, hovertemplate=HOVER)
     layout = {
         "template": TEMPLATE,
         "margin": MARGIN,

@@ -1,16 +1,27 @@
 """The `total` view: the one number its card shows.
 
 This file is yours: dashsignal wrote it once and never rewrites it.
-`render` receives the DataFrame returned by data.expensive_query for the current filters
-(possibly empty).
+`summarise(data)` receives the DataFrame returned by data.expensive_query for the current
+filters (possibly empty) and reduces it to what this view shows. It runs once per filter state,
+in the compute step, and its result is cached for this view: keep it small and never None.
+`render(summary)` receives that cached summary on every request of this view and draws it: keep
+it cheap.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+# Part of this view's summary cache keys: bump it when summarise changes, so old summaries are
+# not reused.
+VERSION = "1"
 
-def render(data: pd.DataFrame) -> str:
-    """The total amount, with two decimals."""
-    total = data["amount"].sum()
-    return f"{total:,.2f}"
+
+def summarise(data: pd.DataFrame) -> float:
+    """The total amount (0.0 when there are no rows)."""
+    return float(data["amount"].sum())
+
+
+def render(summary: float) -> str:
+    """The total, with two decimals."""
+    return f"{summary:,.2f}"

@@ -1,8 +1,11 @@
 """The `sales` view: how its chart is drawn.
 
 This file is yours: dashsignal wrote it once and never rewrites it.
-`render` receives the DataFrame returned by data.expensive_query for the current filters
-(possibly empty).
+`summarise(data)` receives the DataFrame returned by data.expensive_query for the current
+filters (possibly empty) and reduces it to what this view shows. It runs once per filter state,
+in the compute step, and its result is cached for this view: keep it small and never None.
+`render(summary)` receives that cached summary on every request of this view and draws it: keep
+it cheap.
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ from __future__ import annotations
 import pandas as pd
 import plotly.io as pio
 from plotly.graph_objects import Figure, Scatter
+
+# Part of this view's summary cache keys: bump it when summarise changes, so old summaries are
+# not reused.
+VERSION = "1"
 
 # The axis title of each column the chart draws.
 LABELS = {"period": "Month", "amount": "Amount"}
@@ -21,13 +28,17 @@ TEMPLATE = {"layout": pio.templates["plotly_white"].layout}
 MARGIN = {"l": 40, "r": 16, "t": 16, "b": 40}
 
 
-def render(data: pd.DataFrame) -> Figure:
-    """Amount per month."""
+def summarise(data: pd.DataFrame) -> pd.Series:
+    """Amount per month, indexed by each month's first day."""
     # Per day first (a quick groupby on the dates), then the few daily sums per month: turning
     # every row's date into its month (dt.to_period) would cost more than both.
     daily = data.groupby("period")["amount"].sum()
-    monthly = daily.groupby(daily.index.to_period("M").to_timestamp()).sum()
-    trace = Scatter(x=monthly.index, y=monthly, mode="lines+markers", hovertemplate=HOVER)
+    return daily.groupby(daily.index.to_period("M").to_timestamp()).sum()
+
+
+def render(summary: pd.Series) -> Figure:
+    """The monthly amounts as a line."""
+    trace = Scatter(x=summary.index, y=summary, mode="lines+markers", hovertemplate=HOVER)
     layout = {
         "template": TEMPLATE,
         "margin": MARGIN,

@@ -1,8 +1,11 @@
 """The `weekly_rows` view: which rows and columns its table shows.
 
 This file is yours: dashsignal wrote it once and never rewrites it.
-`render` receives the DataFrame derived by stages/weekly.py for the current filters
-(possibly empty).
+`summarise(data)` receives the DataFrame derived by stages/weekly.py for the current
+filters (possibly empty) and reduces it to what this view shows. It runs once per filter state,
+in the compute step, and its result is cached for this view: keep it small and never None.
+`render(summary)` receives that cached summary on every request of this view and draws it: keep
+it cheap.
 `render` returns the frame to show: keep it small, since every row is sent to the browser.
 """
 
@@ -10,9 +13,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+# Part of this view's summary cache keys: bump it when summarise changes, so old summaries are
+# not reused.
+VERSION = "1"
+
 MAX_ROWS = 500
 
 
-def render(data: pd.DataFrame) -> pd.DataFrame:
-    """The rows with the largest amounts first (nlargest: no need to sort every row)."""
+def summarise(data: pd.DataFrame) -> pd.DataFrame:
+    """The MAX_ROWS rows with the largest amounts, largest first (nlargest: no need to sort
+    every row)."""
     return data.nlargest(MAX_ROWS, "amount")
+
+
+def render(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows to show: the summary already is them (select columns here to show fewer)."""
+    return summary
