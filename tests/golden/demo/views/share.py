@@ -14,8 +14,8 @@ import pandas as pd
 import plotly.io as pio
 from plotly.graph_objects import Bar, Figure
 
-# Part of this view's summary cache keys: bump it when summarise changes, so old summaries are
-# not reused.
+# Part of this view's summary cache keys, beside a digest of this file (an edit here needs no
+# bump): bump it when what summarise returns changes for a reason outside this file.
 VERSION = "1"
 
 # The axis title of each column the chart draws.

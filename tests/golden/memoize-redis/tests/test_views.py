@@ -53,6 +53,7 @@ def test_each_view_renders_its_summary_of_the_defaults_and_of_no_rows(
     view = importlib.import_module(f"views.{view_id}")
     frame = frame_of(signaling, source, FILTERS.defaults())
     for rows in (frame, frame.iloc[:0]):  # a filter state may match no row at all
-        summary = view.summarise(rows)
+        # A view module written before summaries has render(data) alone: it draws the frame.
+        summary = view.summarise(rows) if hasattr(view, "summarise") else rows
         assert summary is not None
         assert view.render(summary) is not None
