@@ -5,6 +5,8 @@ in a pandas frame: empty selections and open bounds are no condition, dates are 
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -215,3 +217,12 @@ def test_a_filter_id_that_is_no_column_name_must_be_mapped() -> None:
     with pytest.raises(ValueError, match="filter store-id: invalid column name 'store-id'"):
         where(filters, {"store-id": 1})
     assert where(filters, {"store-id": None}, {"store-id": "store"}) is not None
+
+
+def test_each_source_imports_only_what_it_needs() -> None:
+    code = (
+        "import sys, dashsignal; assert 'sqlalchemy' not in sys.modules\n"
+        "import dashsignal.frames; assert 'sqlalchemy' not in sys.modules\n"
+        "import dashsignal.sql; assert 'duckdb' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
