@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Quick start, part two: install everything the tests need, then run lint, types and the suite.
-# Python packages go into ./.venv; the Redis server and the headless Chromium the tests use come
-# from Debian's redis-server, chromium and chromium-driver (installed with apt-get when missing
-# and we are root).
+# Python packages go into ./.venv; the Redis server, the headless Chromium and the PostgreSQL the
+# tests use come from Debian's redis-server, chromium, chromium-driver and postgresql (installed
+# with apt-get when missing and we are root). The tests start PostgreSQL clusters of their own:
+# they need its programs (initdb, on PATH or in /usr/lib/postgresql/*/bin), not a running server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    need_apt+=(postgresql)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing ${need_apt[*]} with apt-get"
