@@ -97,14 +97,14 @@ import views.total
 
 every = data.expensive_query({})
 early = data.expensive_query({"year": [2019, 2020]})
-rows = views.rows.render(every)
+rows = views.rows.render(views.rows.summarise(every))
 print(json.dumps({
     "year_is_day_year": bool((every["year"] == every["day"].dt.year).all()),
     "early_years": sorted({int(y) for y in early["day"].dt.year.unique()}),
     "first_days": sorted({str(d.date()) for d in rows["day"].head(20)}),
     "amounts_descending": bool(rows["amount"].is_monotonic_decreasing),
-    "total": views.total.render(every),
-    "extra": views.extra.render(every),
+    "total": views.total.render(views.total.summarise(every)),
+    "extra": views.extra.render(views.extra.summarise(every)),
 }))
 """
 

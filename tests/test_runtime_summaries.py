@@ -293,7 +293,7 @@ def test_a_damaged_summary_is_summarised_again_once(
     # Made again from the query (its result is not cached whole), the other summaries kept.
     assert board.counts() == {"query": 2, "summarise:total": 1}
     assert [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()] == [
-        "damaged summary of view total deleted; summarising again"
+        "damaged cache entry of the summaries of total deleted; summarising again"
     ]
 
 

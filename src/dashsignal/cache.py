@@ -437,6 +437,7 @@ class DataCache:
         the summary of `wanted`."""
         missing: list[tuple[View, str]] = []
         held: dict[str, _Summary] = {}
+        damaged: list[str] = []
         for view in views:
             key = self.summary_key(view, filters)
             found = self._held(key)
@@ -444,9 +445,15 @@ class DataCache:
                 held[view.id] = found
                 continue
             if found is Miss.DAMAGED:
-                logger.warning("damaged summary of view %s deleted; summarising again", view.id)
+                damaged.append(view.id)
                 self._delete(key)
             missing.append((view, key))
+        if damaged:
+            # One line for all of them, by the one reader that holds the lock: no flood.
+            logger.warning(
+                "damaged cache entry of the summaries of %s deleted; summarising again",
+                ", ".join(damaged),
+            )
         whole = self.read_whole(name)
         key = self.key(name, filters)
         if not missing and not (whole and not self._has(key)):
