@@ -383,7 +383,7 @@ class DataCache:
             name,
             filters,
             lambda: None if self._all_held(keys) else Miss.ABSENT,
-            lambda: self._summarise(name, filters, views),
+            lambda _: self._summarise(name, filters, views),
         )
 
     def load_summary(self, view: View, filters: dict[str, Any]) -> Any:
@@ -392,7 +392,7 @@ class DataCache:
         miss together. Raises SummaryFailed when the view's summarise failed for them."""
         key = self.summary_key(view, filters)
 
-        def summary() -> Any:
+        def summary(_: Miss) -> Any:
             return self._summarise(view.source, filters, self.summarising(view.source), view)
 
         return _unwrap(self._single_flight(view.source, filters, lambda: self._held(key), summary))
@@ -402,10 +402,12 @@ class DataCache:
         name: str,
         filters: dict[str, Any],
         read: Callable[[], Any],
-        make: Callable[[], Any],
+        make: Callable[[Miss], Any],
     ) -> Any:
-        """What `read` finds, or else what `make` returns, made by one reader at a time under
-        the lock of `name`'s key while the others wait (at most lock_timeout) and read again."""
+        """What `read` finds, or else what `make` returns (given why `read` missed), made by one
+        reader at a time under the lock of `name`'s key while the others wait and read again. A
+        reader waits at most lock_timeout, then raises StillComputing: gunicorn would kill a
+        worker that waited longer."""
         lock_timeout = self.settings.lock_timeout
         deadline = time.monotonic() + lock_timeout
         pause = 0.01
@@ -417,7 +419,7 @@ class DataCache:
             if lock is not None:
                 try:
                     found = read()  # another worker may have made it between our read and lock
-                    return found if not isinstance(found, Miss) else make()
+                    return found if not isinstance(found, Miss) else make(found)
                 finally:
                     lock.release()
             if time.monotonic() >= deadline:
@@ -456,7 +458,7 @@ class DataCache:
             )
         whole = self.read_whole(name)
         key = self.key(name, filters)
-        if not missing and not (whole and not self._has(key)):
+        if not missing and not (whole and not self._has(key)):  # nothing to make, nor to keep
             return held.get(wanted.id) if wanted is not None else None
         frame = self._read(key)
         if not isinstance(frame, pd.DataFrame):
@@ -488,33 +490,16 @@ class DataCache:
         waited longer.
         """
         key = self.key(name, filters)
-        lock_timeout = self.settings.lock_timeout
-        deadline = time.monotonic() + lock_timeout
-        pause = 0.01
-        while True:
-            frame = self._read(key)
-            if isinstance(frame, pd.DataFrame):
-                return frame
-            lock = self._try_lock(key)
-            if lock is not None:
-                try:
-                    # Another worker may have stored it between our read and our lock.
-                    frame = self._read(key)
-                    if isinstance(frame, pd.DataFrame):
-                        return frame
-                    if frame is Miss.DAMAGED:
-                        # Logged here only, by the one reader that holds the lock: no flood.
-                        logger.warning(
-                            "damaged cache entry for %s deleted; computing it again", name
-                        )
-                        self._delete(key)
-                    return self._compute_and_store(name, key, filters)
-                finally:
-                    lock.release()
-            if time.monotonic() >= deadline:
-                raise StillComputing(f"{name} is still being computed after {lock_timeout} s")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
+
+        def compute(found: Miss) -> pd.DataFrame:
+            if found is Miss.DAMAGED:
+                # Logged here only, by the one reader that holds the lock: no flood.
+                logger.warning("damaged cache entry for %s deleted; computing it again", name)
+                self._delete(key)
+            return self._compute_and_store(name, key, filters)
+
+        frame: pd.DataFrame = self._single_flight(name, filters, lambda: self._read(key), compute)
+        return frame
 
     def _compute(self, name: str, filters: dict[str, Any]) -> pd.DataFrame:
         computation = self.computations[name]
