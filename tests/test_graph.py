@@ -126,6 +126,7 @@ def test_json_of_the_signal_pattern_chains_each_stage_to_its_sources_store(
         "background": False,
         "cache": "filesystem",
         "signal": "dashsignal-signal",
+        "data": "pandas",
     }
     assert flow["stages"] == [
         {
@@ -159,6 +160,7 @@ def test_json_of_the_signal_pattern_chains_each_stage_to_its_sources_store(
         "reads": "stages.daily.derive",
         "cached": True,
         "interval": None,
+        "summarises": "views.trend.summarise",
         "renders": "views.trend.render",
     }
     assert (views["sales"]["inputs"], views["sales"]["reads"]) == (
@@ -173,6 +175,8 @@ def test_json_own_and_live_views_compute_from_the_filters(tmp_path: Path) -> Non
         views = {v["id"]: v for v in flow_of(staged_project(tmp_path / pattern, pattern))["views"]}
         forecast, ticker = views["forecast"], views["ticker"]
         assert (forecast["source"], forecast["inputs"]) == ("own", ["region", "year"])
+        # Own and live views draw what compute returns: nothing to summarise.
+        assert (forecast["summarises"], ticker["summarises"]) == (None, None)
         assert (forecast["reads"], forecast["cached"]) == ("views.forecast.compute", True)
         assert forecast["interval"] is None
         assert ticker["source"] == "live"

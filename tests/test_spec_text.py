@@ -42,6 +42,11 @@ def tomlkit_dump_spec(spec: Spec) -> str:
         cache.add(key, getattr(spec.cache, key))
         cache[key].comment(comment)
     document.add("cache", cache)
+    data = tomlkit.table()
+    for key, comment in specfile.data_comments(spec.data).items():
+        data.add(key, getattr(spec.data, key))
+        data[key].comment(comment)
+    document.add("data", data)
     if spec.filters:
         filters = tomlkit.aot()
         for item in spec.filters:
@@ -78,6 +83,8 @@ def _filter_table(item: FilterSpec) -> Any:
     table.add("id", item.id)
     table.add("kind", item.kind)
     table.add("label", item.label)
+    if item.column is not None:
+        table.add("column", item.column)
     if item.is_choice:
         table.add("options", list(item.options))
     else:
@@ -93,6 +100,8 @@ def _filter_table(item: FilterSpec) -> Any:
 SPECS = {
     "demo": NewProject.from_flags("demo").spec(),
     "memoize": NewProject.from_flags("memo", pattern="memoize", cache="null").spec(),
+    "sql": NewProject.from_flags("shop", data="sql").spec(),
+    "pandas": NewProject.from_flags("own", data="pandas").spec(),
     "every_kind": NewProject.from_flags(
         "every_kind",
         title='A "quoted" \\ title\twith a tab, é and ✓',
@@ -106,6 +115,7 @@ SPECS = {
             "y:range",
             "p:dates",
         ],
+        data="sql",
         stages=["daily", "weekly:daily"],
         cache="redis",
         timeout=0,

@@ -1,7 +1,7 @@
 """Which column each declared filter is a condition on.
 
-A filter is a condition on the column named like its id unless the project maps it to another
-column, or to None when the filter is not a condition at all (a radio that picks the metric to
+A filter is a condition on the column named like its id unless it declares another
+(`Filter(column=...)`, from the spec's `column`) or the caller maps it to another column, or to None when the filter is not a condition at all (a radio that picks the metric to
 plot, say). Column names come from the project's declarations, never from the browser, and are
 checked here, before any SQL is built: an identifier, optionally qualified by one table name
 (`sales.region`), 63 characters at most per part (PostgreSQL's limit).
@@ -45,7 +45,7 @@ def filter_columns(
     """The column of each filter that is a condition, by filter id, in declaration order.
 
     `columns` maps a filter id to its column, or to None to leave the filter out; an id it does
-    not name is a condition on the column of that name. ValueError for an id that is not a
+    not name is a condition on its filter's own column (`Filter.column`, default its id). ValueError for an id that is not a
     declared filter, or a column name that is not an identifier.
     """
     columns = dict(columns or {})
@@ -54,7 +54,7 @@ def filter_columns(
         raise ValueError(f"columns given for filters that are not declared: {', '.join(unknown)}")
     mapped: dict[str, str] = {}
     for filter_id in filters:
-        column = columns.get(filter_id, filter_id)
+        column = columns.get(filter_id, filters[filter_id].column_name)
         if column is not None:
             try:
                 mapped[filter_id] = check_column(column)

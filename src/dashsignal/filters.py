@@ -40,10 +40,18 @@ class Filter:
     max: Any = None
     step: Any = None
     default: Any = None
+    # The column of the data it is a condition on (dashsignal.sql, dashsignal.frames): None for
+    # the column named like its id. From the project's declarations, never from a browser.
+    column: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"{self.id}: unknown filter kind {self.kind!r}")
+
+    @property
+    def column_name(self) -> str:
+        """The column it is a condition on: its own `column`, else its id."""
+        return self.id if self.column is None else self.column
 
     @property
     def properties(self) -> tuple[str, ...]:

@@ -28,15 +28,18 @@ from dashsignal_cli.kinds import (
 )
 from dashsignal_cli.spec import (
     CACHE_BACKENDS,
+    DATA_SOURCES,
     DEFAULT_INTERVAL,
     LIVE,
     MAX_INTERVAL,
     MIN_INTERVAL,
+    NEW_DATA_SOURCE,
     PATTERNS,
     QUERY,
     RESERVED_SOURCES,
     VIEW_KINDS,
     CacheSpec,
+    DataSpec,
     FilterSpec,
     Origin,
     Spec,
@@ -107,6 +110,8 @@ class NewProject:
     filters: tuple[FilterSpec, ...] | None = None
     stages: tuple[StageSpec, ...] = ()
     views: tuple[ViewSpec, ...] | None = None
+    # Where the rows come from: a quiet default, like the pattern (never asked for).
+    data: str | None = None
 
     @classmethod
     def from_flags(
@@ -121,10 +126,15 @@ class NewProject:
         filters: Sequence[str] | None = None,
         stages: Sequence[str] | None = None,
         views: Sequence[str] | None = None,
+        data: str | None = None,
     ) -> NewProject:
         """The answers the flags give, each parsed and checked."""
         if name is not None:
             check_project_name(name)
+        if data is not None and data not in DATA_SOURCES:
+            raise UsageError(
+                f"--data: unknown data source {data!r}; allowed: {', '.join(DATA_SOURCES)}"
+            )
         if cache is not None:
             check_backend(cache)
         if pattern is not None:
@@ -141,6 +151,7 @@ class NewProject:
             filters=None if filters is None else tuple(parse_filter_arg(f) for f in filters),
             stages=tuple(parse_stage_arg(s) for s in stages or ()),
             views=None if views is None else tuple(parse_view_arg(v) for v in views),
+            data=data,
         )
 
     def unanswered(self) -> list[str]:
@@ -186,6 +197,7 @@ class NewProject:
             filters=done.filters,
             stages=done.stages,
             views=done.views,
+            data=DataSpec.of(done.data or NEW_DATA_SOURCE),
             origin=Origin.FLAGS,
         )
 
@@ -339,6 +351,7 @@ def filter_from_flags(
     options: list[str] | None = None,
     minimum: str | None = None,
     maximum: str | None = None,
+    column: str | None = None,
 ) -> FilterSpec:
     """The filter of `add-filter`'s options; demo values fill the gaps."""
     where = f"filter {filter_id!r}"
@@ -365,6 +378,8 @@ def filter_from_flags(
                     table[key] = described.bound(value.strip())
                 except ValueError:
                     raise UsageError(f"{where}: --{key} {value!r} is not a valid bound") from None
+    if column is not None:
+        table["column"] = column
     return filter_from_data(table, where)
 
 

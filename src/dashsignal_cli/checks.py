@@ -19,6 +19,7 @@ __all__ = [
     "Finding",
     "find_problems",
     "generated_by",
+    "applies_declared_filters",
     "mentions",
     "unread_filter_message",
 ]
@@ -96,6 +97,7 @@ def find_problems(result: SyncPlan) -> list[Finding]:
     findings.extend(_splittable_views(result))
     findings.extend(_unread_filters(result))
     findings.extend(_sql_from_filters(result))
+    findings.extend(_columns_not_selected(result))
     risk = _RISKY_BACKENDS.get(result.spec.cache.backend)
     if risk:
         findings.append(Finding("risky", "dashsignal.toml", risk))
@@ -255,7 +257,7 @@ def _unread_filters(result: SyncPlan) -> list[Finding]:
     """
     texts = {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
     query = texts.get(QUERY_MODULE)
-    if query is None:
+    if query is None or applies_declared_filters(query):
         return []
     readers = [query] + [
         texts.get(f"views/{v.id}.py") or "" for v in result.spec.views if not v.reads_cache
@@ -291,6 +293,42 @@ def _sql_from_filters(result: SyncPlan) -> list[Finding]:
         Finding("sql-from-filters", path, f"line {place.line}: {_SQL_FIX}")
         for path in paths
         for place in scan_sql(texts.get(path) or "")
+    ]
+
+
+# The runtime helpers that turn every declared filter into conditions (dashsignal.sql,
+# dashsignal.frames): a query built with one of them reads a filter added later by itself.
+_FILTERING_HELPERS = ("filtered_text", "apply_filters", "where", "conditions")
+
+
+def applies_declared_filters(text: str) -> bool:
+    """True when Python source `text` hands the declared FILTERS to a runtime helper that makes
+    a condition of each (a static look: both names appear outside comments)."""
+    return mentions(text, "FILTERS") and any(mentions(text, name) for name in _FILTERING_HELPERS)
+
+
+def _columns_not_selected(result: SyncPlan) -> list[Finding]:
+    """Declared filters whose column is not among those the SQL of data.py selects: a typo,
+    or a column renamed in the query (a static look at QUERY's SELECT list, when it has one)."""
+    from dashsignal_cli.sql_scan import selected_columns
+
+    if not result.spec.data.is_sql:
+        return []
+    texts = {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
+    selected = selected_columns(texts.get(QUERY_MODULE) or "")
+    if selected is None:
+        return []
+    return [
+        Finding(
+            "column",
+            QUERY_MODULE,
+            f"filter '{spec.id}' is a condition on column '{column}', which QUERY does not "
+            f"select (it selects {', '.join(selected)}): select it, or set the filter's column "
+            "in dashsignal.toml",
+        )
+        for spec in result.spec.filters
+        if (column := spec.column_name.split(".")[-1]) not in selected
+        and column.lower() not in selected
     ]
 
 

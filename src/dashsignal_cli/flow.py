@@ -43,6 +43,8 @@ def data_flow(spec: Spec) -> dict[str, Any]:
             "background": spec.app.background,
             "cache": spec.cache.backend,
             "signal": SIGNAL_ID if signal else None,
+            # Where expensive_query's rows come from ([data]).
+            "data": spec.data.source,
         },
         "signal": SIGNAL_ID if signal else None,
         "stages": [_stage(stage, signal=signal) for stage in spec.ordered_stages()],
@@ -85,6 +87,9 @@ def _view(spec: Spec, view: ViewSpec, *, signal: bool) -> dict[str, Any]:
         "interval": (
             {"id": interval_id(view.id), "seconds": view.interval} if view.is_live else None
         ),
+        # A view of the query or a stage reduces its frame once per filter state (cached per
+        # view) and draws that; an own or live view draws what compute returns.
+        "summarises": f"views.{view.id}.summarise" if view.reads_cache else None,
         "renders": f"views.{view.id}.render",
     }
 

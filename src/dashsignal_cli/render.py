@@ -84,13 +84,42 @@ def demo_columns(spec: Spec) -> dict[str, Any]:
     data.py belongs to the user once written, so a view added later must draw from the columns
     that data.py really has, not from the filters declared since.
     """
-    taken = {f.id for f in spec.filters}
+    taken = {f.column_name for f in spec.filters}
     names = {name: _free_name(name, taken) for name in ("day", "units", "amount")}
     return {
         **names,
-        "dates": [f.id for f in spec.filters if f.kind == "dates"],
-        "categories": [f.id for f in spec.filters if f.is_choice],
+        "dates": [f.column_name for f in spec.filters if f.kind == "dates"],
+        "categories": [f.column_name for f in spec.filters if f.is_choice],
+        "columns": _demo_table_columns(spec, taken | set(names.values())),
     }
+
+
+# A column the demo makes beyond the filters' own, so that a filter added later on it (`dashsignal
+# add-filter channel --kind checklist`) narrows the rows at once.
+_EXTRA_DEMO_COLUMN = ("channel", ["Online", "Retail", "Partner"])
+
+
+def _demo_table_columns(spec: Spec, taken: set[str]) -> list[list[Any]]:
+    """The demo table's columns before day, units and amount: `[kind, name, values...]`, the
+    arguments of dashsignal.demo's Choice, Years, Numbers and Dates."""
+    year = _year_filter(spec)
+    columns: list[list[Any]] = []
+    for f in spec.filters:
+        if f.is_choice and f.id == year:
+            options = [int(o) for o in f.options]
+            columns.append(["Years", f.column_name, min(options), max(options)])
+        elif f.is_choice:
+            columns.append(["Choice", f.column_name, list(f.options)])
+        elif f.id == year:
+            columns.append(["Years", f.column_name, f.min, f.max])
+        elif f.kind == "range":
+            columns.append(["Numbers", f.column_name, f.min, f.max])
+        else:
+            columns.append(["Dates", f.column_name, _plain(f.min), _plain(f.max)])
+    name, options = _EXTRA_DEMO_COLUMN
+    if name not in taken:
+        columns.append(["Choice", name, options])
+    return columns
 
 
 def render(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, GeneratedFile]:
@@ -101,12 +130,13 @@ def render(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, Generate
     from dashsignal_cli.templating import environment
 
     env = environment()
-    context = _context(spec, demo_columns(spec) if demo is None else demo)
+    demo = demo_columns(spec) if demo is None else demo
+    context = _context(spec, demo)
     files = {
         path: GeneratedFile(env.get_template(template).render(context), owner)
         for template, path, owner in _PROJECT_FILES
     }
-    for path in _optional_files(spec):
+    for path in _optional_files(spec, demo):
         files[path] = GeneratedFile(
             env.get_template(f"{path}.jinja").render(context), Owner.MANAGED
         )
@@ -119,9 +149,12 @@ def render(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, Generate
     return dict(sorted(files.items()))
 
 
-def _optional_files(spec: Spec) -> list[str]:
+def _optional_files(spec: Spec, demo: dict[str, Any]) -> list[str]:
     """Managed files only some specs have."""
     paths = ["stages/__init__.py"] if spec.stages else []
+    # Where the rows come from; a project made before [data] has its demo inside data.py.
+    if spec.data.is_sql or "columns" in demo:
+        paths.append("signaling/source.py")
     if spec.app.background and spec.cache.backend == "redis":
         # Celery runs the jobs: app.py names the Celery app (`celery -A app:celery_app worker`).
         paths.append("signaling/background.py")
@@ -137,15 +170,19 @@ def render_project(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, 
 
 def spec_version(spec: Spec) -> str:
     """A short digest of what gives cached data its meaning: the app and its declared filters."""
-    meaning = {
+    meaning: dict[str, Any] = {
         "app": spec.app.name,
         "filters": [
             [f.id, f.kind, list(f.options), _plain(f.min), _plain(f.max), f.step]
+            + ([f.column] if f.column is not None else [])
             for f in spec.filters
         ],
         # Where each stage's result comes from is part of what it means.
         "stages": sorted([s.id, s.source] for s in spec.stages),
     }
+    if spec.data.is_sql:
+        # Another source or table gives other rows (a spec without [data] keeps its version).
+        meaning["data"] = [spec.data.source, spec.data.table]
     canonical = json.dumps(meaning, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
@@ -156,7 +193,7 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
     graphs = [v for v in spec.views if v.kind == "graph" and v.reads_cache]
     indicators = [v for v in spec.views if v.kind == "indicator"]
     # Axis titles: a filter's label for its column, else the column's name made readable.
-    titles = {f.id: f.label for f in spec.filters}
+    titles = {f.column_name: f.label for f in spec.filters}
     views = [
         _view_context(
             v,
@@ -198,6 +235,16 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
         # The grouping keys of the demo stages: every view template still finds its columns.
         "demo_keys": [time_column, *categories],
         "demo": demo,
+        "data": spec.data,
+        # The demo table's columns (dashsignal.demo), and what signaling/source.py imports.
+        "demo_table": _demo_table(demo),
+        "demo_imports": sorted({c.kind for c in _demo_table(demo)} | {"DemoSales"}),
+        # The demo query's SELECT list, and the columns it reads back as dates.
+        "sql_columns": [_sql_name(c.arguments[0]) for c in _demo_table(demo)]
+        + [_sql_name(demo[key]) for key in ("day", "units", "amount")],
+        "date_columns": tuple(
+            [c.arguments[0] for c in _demo_table(demo) if c.kind == "Dates"] + [demo["day"]]
+        ),
         "demo_year": _year_filter(spec),
         "demo_helpers": sorted(
             {h for f in spec.filters for h in FILTER_KINDS[f.kind].demo_helpers}
@@ -525,10 +572,45 @@ def _filter_context(item: FilterSpec) -> _Filter:
             ("label", item.label),
             *bounds,
             ("default", default),
+            *((("column", item.column),) if item.column is not None else ()),
         ),
         demo_condition=FILTER_KINDS[item.kind].demo_condition,
         demo_column=FILTER_KINDS[item.kind].demo_column,
     )
+
+
+class _DemoColumn(NamedTuple):
+    """One column of the demo table: a dashsignal.demo class and its arguments."""
+
+    kind: str
+    arguments: tuple[Any, ...]
+
+
+def _demo_table(demo: dict[str, Any]) -> tuple[_DemoColumn, ...]:
+    return tuple(
+        _DemoColumn(kind, tuple(tuple(a) if isinstance(a, list) else a for a in arguments))
+        for kind, *arguments in demo.get("columns", ())
+    )
+
+
+# Words SQL reserves (in SQL:2016, SQLite, PostgreSQL or DuckDB) that a column id may be: the
+# demo's SELECT quotes them. Conditions are quoted by the dialect whatever the name.
+_SQL_RESERVED = frozenset(
+    """all analyse analyze and any array as asc asymmetric between both by case cast check
+    collate column constraint create cross current_date current_role current_time
+    current_timestamp current_user default deferrable desc distinct do else end except exists
+    false fetch for foreign from full grant group having in initially inner intersect into is
+    join lateral leading left like limit localtime localtimestamp natural not null offset on
+    only or order outer over placing primary references returning right select session_user
+    some symmetric table then to trailing true union unique user using variadic values when
+    where window with""".split()
+)
+
+
+def _sql_name(name: str) -> str:
+    """A column name as the demo's SQL writes it: quoted when SQL reserves the word or it is
+    not all lower case (unquoted names are folded to lower case by PostgreSQL)."""
+    return f'"{name}"' if name.lower() in _SQL_RESERVED or name != name.lower() else name
 
 
 def _year_filter(spec: Spec) -> str | None:

@@ -11,6 +11,7 @@ and from the add and remove commands, each error naming the entry the way its or
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import keyword
 import math
@@ -33,6 +34,8 @@ __all__ = [
     "VIEW_KINDS",
     "AppSpec",
     "CacheSpec",
+    "DATA_SOURCES",
+    "DataSpec",
     "Entry",
     "FilterSpec",
     "OptionValue",
@@ -50,6 +53,7 @@ __all__ = [
     "check_project_name",
     "app_from_data",
     "cache_from_data",
+    "data_from_data",
     "filter_from_data",
     "humanize",
     "spec_from_data",
@@ -65,6 +69,18 @@ MULTI_KINDS = tuple(name for name, kind in kinds.FILTER_KINDS.items() if kind.is
 # What `expensive_query(filters)` finds under a filter's id, per kind (signaling/filters.py).
 FILTER_VALUE_FORMS = {name: kind.value_form for name, kind in kinds.FILTER_KINDS.items()}
 CACHE_BACKENDS = ("filesystem", "redis", "simple", "null")
+# Where expensive_query's rows come from (data.py): SQL through SQLAlchemy, DuckDB, or the
+# project's own Python returning a DataFrame.
+DATA_SOURCES = ("duckdb", "sql", "pandas")
+# What `dashsignal new` writes (measured: benchmarks/bench_sources.py, README "Data sources").
+NEW_DATA_SOURCE = "duckdb"
+# The environment variable that names another database, and the embedded file used without it.
+_DATA_DEFAULTS = {
+    "duckdb": ("DUCKDB_DATABASE", "data/sales.duckdb"),
+    "sql": ("DATABASE_URL", "data/sales.sqlite"),
+}
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}\Z")
+_DATA_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}){0,4}\Z")
 PATTERNS = ("signal", "memoize")
 # A view's `source`: the main query (the default), a stage's id, or one of these two.
 QUERY = "query"
@@ -164,6 +180,8 @@ OptionValue = str | int
 Number = int | float
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# One part of a column or table name (PostgreSQL's identifiers are at most 63 bytes).
+_COLUMN_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 
 
 @dataclass(frozen=True)
@@ -194,6 +212,32 @@ class CacheSpec:
 
 
 @dataclass(frozen=True)
+class DataSpec:
+    """Where the rows come from (`[data]`). A spec without the table predates it: its data.py
+    is the project's own Python (pandas)."""
+
+    source: str = "pandas"
+    # duckdb and sql: the environment variable that names the database (a DuckDB file, a
+    # SQLAlchemy URL), and the embedded database file used when it is unset, relative to the
+    # project (created with the demo rows when missing).
+    env: str = ""
+    default: str = ""
+    # The table the demo creates and that options are read from.
+    table: str = "sales"
+
+    @property
+    def is_sql(self) -> bool:
+        """True for the sources that run SQL text (sql and duckdb)."""
+        return self.source != "pandas"
+
+    @classmethod
+    def of(cls, source: str) -> DataSpec:
+        """The spec of `source` with its defaults."""
+        env, default = _DATA_DEFAULTS.get(source, ("", ""))
+        return cls(source=source, env=env, default=default)
+
+
+@dataclass(frozen=True)
 class FilterSpec:
     id: str
     kind: str
@@ -203,6 +247,13 @@ class FilterSpec:
     max: Number | dt.date | None = None
     step: Number | None = None
     default: Any = None
+    # The column of the data it is a condition on; None: the column named like its id.
+    column: str | None = None
+
+    @property
+    def column_name(self) -> str:
+        """The column it is a condition on."""
+        return self.id if self.column is None else self.column
 
     @property
     def described(self) -> FilterKind:
@@ -282,6 +333,7 @@ class Spec:
     filters: tuple[FilterSpec, ...]
     views: tuple[ViewSpec, ...]
     stages: tuple[StageSpec, ...] = ()
+    data: DataSpec = DataSpec()
 
     def ordered_stages(self) -> tuple[StageSpec, ...]:
         """The stages so that each comes after the one it derives from (validated acyclic)."""
@@ -318,7 +370,13 @@ class Spec:
         else:
             views = (*views, entry)
         return _assemble(
-            self.app, self.cache, Origin.COMMAND, filters=filters, stages=stages, views=views
+            self.app,
+            self.cache,
+            Origin.COMMAND,
+            filters=filters,
+            stages=stages,
+            views=views,
+            data=self.data,
         )
 
     def without(self, table_name: str, entry_id: str) -> Spec:
@@ -353,6 +411,7 @@ class Spec:
             filters=kept("filters", self.filters),
             stages=kept("stages", self.stages),
             views=kept("views", self.views),
+            data=self.data,
         )
 
 
@@ -425,9 +484,10 @@ def check_project_name(name: str) -> str:
 
 def spec_from_data(data: Mapping[str, Any]) -> Spec:
     """Validate the plain data of a spec file and build the model."""
-    _only_keys(data, "", ("app", "cache", "filters", "stages", "views"))
+    _only_keys(data, "", ("app", "cache", "data", "filters", "stages", "views"))
     app = app_from_data(_table(data, "app"))
     cache = cache_from_data(_table(data, "cache", required=False))
+    source = data_from_data(data["data"]) if "data" in data else DataSpec()
     filters = tuple(
         filter_from_data(item, f"filters[{i}]") for i, item in enumerate(_array(data, "filters"))
     )
@@ -437,7 +497,7 @@ def spec_from_data(data: Mapping[str, Any]) -> Spec:
     views = tuple(
         view_from_data(item, f"views[{i}]") for i, item in enumerate(_array(data, "views"))
     )
-    return build_spec(app, cache, filters=filters, stages=stages, views=views)
+    return build_spec(app, cache, filters=filters, stages=stages, views=views, data=source)
 
 
 def build_spec(
@@ -447,10 +507,11 @@ def build_spec(
     filters: tuple[FilterSpec, ...],
     stages: tuple[StageSpec, ...],
     views: tuple[ViewSpec, ...],
+    data: DataSpec = DataSpec(),
     origin: Origin = Origin.FILE,
 ) -> Spec:
     """The spec of these parts, once the rules across its entries hold."""
-    return _assemble(app, cache, origin, filters=filters, stages=stages, views=views)
+    return _assemble(app, cache, origin, filters=filters, stages=stages, views=views, data=data)
 
 
 def _assemble(
@@ -461,6 +522,7 @@ def _assemble(
     filters: tuple[FilterSpec, ...],
     stages: tuple[StageSpec, ...],
     views: tuple[ViewSpec, ...],
+    data: DataSpec = DataSpec(),
 ) -> Spec:
     if not filters:
         raise SpecError(
@@ -470,7 +532,21 @@ def _assemble(
         raise SpecError("views: a project needs at least one view", hint="Add a [[views]] entry.")
     check_entries(filters, stages, views, origin)
     check_background(app.pattern, app.background, origin)
-    return Spec(app=app, cache=cache, filters=filters, views=views, stages=stages)
+    _check_columns(filters)
+    return Spec(app=app, cache=cache, filters=filters, views=views, stages=stages, data=data)
+
+
+def _check_columns(filters: Sequence[FilterSpec]) -> None:
+    """Two filters on one column would put two conditions on it: one of them is a mistake."""
+    seen: dict[str, str] = {}
+    for item in filters:
+        other = seen.setdefault(item.column_name.casefold(), item.id)
+        if other != item.id:
+            raise SpecError(
+                f"filters {other!r} and {item.id!r} are both conditions on column "
+                f"{item.column_name!r}",
+                hint="Give one of them its own column (column = \"...\" in its [[filters]] entry).",
+            )
 
 
 def check_entries(
@@ -550,6 +626,51 @@ def cache_from_data(table: Mapping[str, Any]) -> CacheSpec:
         lock_timeout=lock_timeout,
         new_per_minute=new_per_minute,
     )
+
+
+def data_from_data(item: object) -> DataSpec:
+    """Validate the `[data]` table."""
+    table = _as_table(item, "data")
+    source = table.get("source")
+    if source not in DATA_SOURCES:
+        raise SpecError(
+            f"data.source: unknown data source {source!r}; allowed: {', '.join(DATA_SOURCES)}"
+        )
+    if source == "pandas":
+        _only_keys(table, "data", ("source",))
+        return DataSpec(source=source)
+    _only_keys(table, "data", ("source", "env", "default", "table"))
+    defaults = DataSpec.of(source)
+    env = table.get("env", defaults.env)
+    if not isinstance(env, str) or not _ENV_NAME.match(env):
+        raise SpecError(
+            f"data.env: {env!r} is not an environment variable name "
+            "(capital letters, digits and underscores, e.g. DATABASE_URL)"
+        )
+    default = table.get("default", defaults.default)
+    if not isinstance(default, str) or not _DATA_FILE.match(default) or ".." in default.split("/"):
+        raise SpecError(
+            f"data.default: {default!r} is not a file path inside the project "
+            "(relative, letters, digits, '_', '-' and '.', e.g. data/sales.duckdb)"
+        )
+    name = table.get("table", defaults.table)
+    check_column_name(name, "data.table", qualified=True)
+    return DataSpec(source=source, env=env, default=default, table=name)
+
+
+def check_column_name(value: object, where: str, *, qualified: bool = False) -> str:
+    """A column (or table) name as SQL takes it unquoted: letters, digits and underscores,
+    optionally after one `table.` (`qualified`)."""
+    parts = value.split(".") if isinstance(value, str) else []
+    if not parts or len(parts) > (2 if qualified else 1):
+        parts = [""]
+    if not all(_COLUMN_PART.match(part) for part in parts):
+        raise SpecError(
+            f"{where}: {value!r} is not a column name (letters, digits and underscores, not "
+            "starting with a digit, at most 63 characters"
+            + (", optionally after one 'table.')" if qualified else ")")
+        )
+    return str(value)
 
 
 def view_from_data(item: object, where: str) -> ViewSpec:
@@ -681,7 +802,17 @@ def _topological(stages: tuple[StageSpec, ...]) -> tuple[StageSpec, ...]:
 
 def filter_from_data(item: object, where: str) -> FilterSpec:
     """Validate one `[[filters]]` table; errors are prefixed with `where`."""
-    table = _as_table(item, where)
+    table = dict(_as_table(item, where))
+    column = table.pop("column", None)
+    found = _filter_from_table(table, where)
+    if column is None or column == found.id:
+        return found
+    return dataclasses.replace(
+        found, column=check_column_name(column, f"{where}.column", qualified=True)
+    )
+
+
+def _filter_from_table(table: Mapping[str, Any], where: str) -> FilterSpec:
     filter_id = check_entry_id(table.get("id"), f"{where}.id")
     kind = table.get("kind", DEFAULT_FILTER_KIND)
     if kind not in FILTER_KINDS:
@@ -690,12 +821,12 @@ def filter_from_data(item: object, where: str) -> FilterSpec:
         )
     label = _text(table, where, "label", humanize(filter_id))
     if kind in CHOICE_KINDS:
-        _only_keys(table, where, ("id", "kind", "label", "options", "default"))
+        _only_keys(table, where, ("id", "kind", "label", "options", "default", "column"))
         options = _options(table.get("options"), f"{where}.options", kind)
         default = _choice_default(table, where, kind, options)
         return FilterSpec(filter_id, kind, label, options=options, default=default)
     if kind == "range":
-        _only_keys(table, where, ("id", "kind", "label", "min", "max", "step", "default"))
+        _only_keys(table, where, ("id", "kind", "label", "min", "max", "step", "default", "column"))
         low, high = _number(table, where, "min"), _number(table, where, "max")
         if not low < high:
             raise SpecError(f"{where}: min ({low}) must be less than max ({high})")
@@ -707,7 +838,7 @@ def filter_from_data(item: object, where: str) -> FilterSpec:
         _check_steps(where, low, high, step)
         default = _pair_default(table, where, low, high, _number_in_range)
         return FilterSpec(filter_id, kind, label, min=low, max=high, step=step, default=default)
-    _only_keys(table, where, ("id", "kind", "label", "min", "max", "default"))
+    _only_keys(table, where, ("id", "kind", "label", "min", "max", "default", "column"))
     first, last = _date(table, where, "min"), _date(table, where, "max")
     if not first < last:
         raise SpecError(f"{where}: min ({first}) must be before max ({last})")

@@ -16,6 +16,7 @@ from typing import Any
 from dashsignal_cli.errors import SpecError, SpecSyntaxError
 from dashsignal_cli.spec import (
     QUERY,
+    DataSpec,
     Entry,
     FilterSpec,
     Spec,
@@ -29,6 +30,7 @@ __all__ = [
     "ENTRY_COMMENTS",
     "SPEC_FILENAME",
     "SpecFile",
+    "data_comments",
     "dump_spec",
     "entry_table",
     "load_spec",
@@ -136,6 +138,7 @@ def dump_spec(spec: Spec) -> str:
             "new_per_minute", spec.cache.new_per_minute, "cap on new computations a minute; 0: none"
         ),
     ]
+    lines += ["", *_data_lines(spec.data)]
     for item in spec.filters:
         lines += ["", "[[filters]]", *_filter_lines(item)]
     for stage in spec.stages:
@@ -151,6 +154,25 @@ def dump_spec(spec: Spec) -> str:
     return "\n".join(lines) + "\n"
 
 
+def data_comments(data: DataSpec) -> dict[str, str]:
+    """The comment `dump_spec` writes after each key of `[data]`, by key, in the file's order."""
+    comments = {"source": "duckdb | sql | pandas: where expensive_query's rows come from"}
+    if data.is_sql:
+        what = "a DuckDB file" if data.source == "duckdb" else "a SQLAlchemy URL"
+        comments.update(
+            env=f"the environment variable naming {what}",
+            default="the embedded database used without it",
+            table="the demo's table, and where options are read from",
+        )
+    return comments
+
+
+def _data_lines(data: DataSpec) -> list[str]:
+    return ["[data]"] + [
+        _key(key, getattr(data, key), comment) for key, comment in data_comments(data).items()
+    ]
+
+
 def _view_lines(view: ViewSpec) -> list[str]:
     lines = [_key("id", view.id), _key("kind", view.kind), _key("title", view.title)]
     if view.source != QUERY:
@@ -162,6 +184,8 @@ def _view_lines(view: ViewSpec) -> list[str]:
 
 def _filter_lines(item: FilterSpec) -> list[str]:
     lines = [_key("id", item.id), _key("kind", item.kind), _key("label", item.label)]
+    if item.column is not None:
+        lines.append(_key("column", item.column))
     if item.is_choice:
         lines.append(_key("options", list(item.options)))
     else:
@@ -229,6 +253,8 @@ def entry_table(entry: Entry) -> dict[str, Any]:
 
 def _filter_keys(item: FilterSpec) -> dict[str, Any]:
     table: dict[str, Any] = {"id": item.id, "kind": item.kind, "label": item.label}
+    if item.column is not None:
+        table["column"] = item.column
     if item.is_choice:
         table["options"] = list(item.options)
     else:

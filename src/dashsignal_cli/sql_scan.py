@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["SqlFromFilters", "scan_sql"]
+__all__ = ["SqlFromFilters", "scan_sql", "selected_columns"]
 
 # The parameter that holds the validated filter values, in every function that receives them.
 _SOURCE = "filters"
@@ -332,3 +332,62 @@ def _outermost(nodes: list[ast.AST]) -> list[ast.AST]:
     """The nodes not inside another one of them: one finding per piece of SQL text."""
     inner = {id(child) for node in nodes for child in ast.walk(node) if child is not node}
     return [node for node in nodes if id(node) not in inner]
+
+
+# --- the columns a query selects ------------------------------------------------------------
+
+# The name a SELECT item gives its column: after AS, else the item itself when it is a name.
+_ITEM_NAME = re.compile(
+    r'(?:.*\bAS\s+)?(?:[A-Za-z_][A-Za-z0-9_]*\.)?("(?P<quoted>[^"]+)"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))\s*\Z',
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def selected_columns(source: str, name: str = "QUERY") -> list[str] | None:
+    """The column names of the SELECT list of the module-level string `name` in `source`.
+
+    None when they cannot be told without running it: no such string, `*`, a list that is not
+    all names or aliases, or text that is not Python. Names are compared as the query writes
+    them (unquoted ones in lower case, as PostgreSQL folds them).
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    text = next(
+        (
+            node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ),
+        None,
+    )
+    if text is None:
+        return None
+    match = re.match(r"\s*SELECT\s+(?:DISTINCT\s+)?(?P<items>.*?)\s+FROM\s", text, re.I | re.S)
+    if match is None:
+        return None
+    names: list[str] = []
+    for item in _top_level_items(match["items"]):
+        found = _ITEM_NAME.match(item.strip())
+        if found is None:
+            return None
+        names.append(found["quoted"] or found["bare"].lower())
+    return names
+
+
+def _top_level_items(text: str) -> Iterator[str]:
+    """`text` split at the commas outside parentheses."""
+    depth, start = 0, 0
+    for i, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            yield text[start:i]
+            start = i + 1
+    yield text[start:]

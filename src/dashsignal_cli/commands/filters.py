@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 ADD_EPILOG = (
     "Examples:\n\n  dashsignal add-filter channel --kind multi --option Online --option Retail\n\n"
+    "  dashsignal add-filter channel --kind checklist --column sales_channel\n\n"
     "  dashsignal add-filter price --kind range --min 0 --max 500"
 )
 REMOVE_EPILOG = "Example:\n\n  dashsignal remove-filter channel"
@@ -59,6 +60,15 @@ def add_filter(
             help="Upper bound of a range (number) or dates (YYYY-MM-DD) filter.",
         ),
     ] = None,
+    column: Annotated[
+        str | None,
+        typer.Option(
+            "--column",
+            metavar="NAME",
+            help="The column of the data it filters (letters, digits, _; optionally table.NAME). "
+            "Default: ID.",
+        ),
+    ] = None,
     project: ProjectOption = None,
     dry_run: DryRunOption = False,
     force: ForceOption = False,
@@ -68,7 +78,13 @@ def add_filter(
     from dashsignal_cli.spec_edit import AddEntry
 
     entry = filter_from_flags(
-        filter_id, kind, label=label, options=options, minimum=minimum, maximum=maximum
+        filter_id,
+        kind,
+        label=label,
+        options=options,
+        minimum=minimum,
+        maximum=maximum,
+        column=column,
     )
     sync_project(
         project,
@@ -81,12 +97,14 @@ def add_filter(
 
 def _say_if_unread(result: SyncPlan, filter_id: str) -> None:
     """data.py is the user's: a filter added later reaches expensive_query, which ignores it."""
-    from dashsignal_cli.checks import QUERY_MODULE, mentions
+    from dashsignal_cli.checks import QUERY_MODULE, applies_declared_filters, mentions
     from dashsignal_cli.commands.report import report_unread_filter
 
     query = result.plan.read_before(QUERY_MODULE)
     spec = next(f for f in result.spec.filters if f.id == filter_id)
-    if query is not None and not mentions(query, filter_id):
+    if query is None or applies_declared_filters(query):
+        return
+    if not mentions(query, filter_id):
         report_unread_filter(spec)
 
 

@@ -105,6 +105,17 @@ PatternOption = Annotated[
         show_default=False,
     ),
 ]
+DataOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        metavar="SOURCE",
+        help="Where the expensive query's rows come from: duckdb (default; SQL on an embedded "
+        "DuckDB file, DUCKDB_DATABASE names another), sql (SQLAlchemy: DATABASE_URL, an "
+        "embedded SQLite file without it), pandas (your own Python returns a DataFrame).",
+        show_default=False,
+    ),
+]
 BackgroundOption = Annotated[
     bool,
     typer.Option(
@@ -143,6 +154,7 @@ def new(
     timeout: TimeoutOption = None,
     title: TitleOption = None,
     pattern: PatternOption = None,
+    data: DataOption = None,
     background: BackgroundOption = False,
     yes: YesOption = False,
     directory: DirectoryOption = Path(),
@@ -163,6 +175,7 @@ def new(
         filters=filters,
         stages=stages,
         views=views,
+        data=data,
     )
     interactive = _needs_prompts(request, directory, yes=yes)
     if interactive:
