@@ -494,17 +494,25 @@ def start_app(
     delay: float = 0.3,
     rows: int | None = None,
     pid_logs: bool = False,
+    real_data: bool = False,
+    environ: dict[str, str] | None = None,
+    existing: Path | None = None,
 ) -> tuple[App, subprocess.Popen[bytes]]:
     """Generate `spec` into `tmp` with its counting doubles (DATA_DOUBLE, COUNTING), run it under
     gunicorn.
+
+    With `real_data` the generated data.py stays (its demo database, its delay): the database
+    itself is then what counts the queries, if anything. `environ` adds to the environment.
+    `existing` serves that project as it is instead (made by the CLI, say): no doubles.
 
     With `pid_logs`, gunicorn's own logging configuration (its defaults, switched on by a JSON
     log config) also formats the app's log lines, so each line names its worker's pid.
     """
     tmp.mkdir(parents=True, exist_ok=True)
-    project = generate(tmp / spec.app.name, spec)
-    (project / "data.py").write_text(DATA_DOUBLE, encoding="utf-8")
-    modules = counted_modules(spec)
+    project = existing or generate(tmp / spec.app.name, spec)
+    if not real_data and existing is None:
+        (project / "data.py").write_text(DATA_DOUBLE, encoding="utf-8")
+    modules = counted_modules(spec) if existing is None else {}
     for path, function in modules.items():
         with (project / path).open("a", encoding="utf-8") as module:
             module.write(COUNTING.format(name=Path(path).stem, function=function))
@@ -528,6 +536,7 @@ def start_app(
         env["REDIS_URL"] = redis_url
     if rows is not None:
         env["DS_TEST_ROWS"] = str(rows)
+    env.update(environ or {})
     gunicorn, help_text = gunicorn_command()
     command = [
         *(gunicorn, "app:server", "-w", str(workers), "-b", f"{HOST}:{app.port}"),

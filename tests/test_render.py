@@ -100,16 +100,17 @@ def test_spec_version_follows_the_filters_not_the_titles() -> None:
 
 def test_demo_columns_never_collide_with_filter_ids() -> None:
     spec = make_spec(filters=("day:dropdown", "amount:range", "units:radio"))
-    data = render(spec)["data.py"].text
-    tree = ast.parse(data)
-    keys = [
-        node.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Dict)
-        for node in node.keys
-        if isinstance(node, ast.Constant)
-    ]
-    assert len(keys) == len(set(keys)) == 6
+    source = render(spec)["signaling/source.py"].text
+    demo = next(
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "DemoSales"
+    )
+    names = [column.args[0].value for column in demo.args]  # type: ignore[attr-defined]
+    names += [k.value.value for k in demo.keywords if k.arg in ("day", "units", "amount")]  # type: ignore[attr-defined]
+    # The three filters' columns, the extra channel, and day, units and amount renamed away.
+    assert len(names) == len(set(names)) == 7
+    assert names[:3] == ["day", "amount", "units"]
 
 
 HOSTILE = [

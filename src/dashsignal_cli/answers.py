@@ -352,6 +352,7 @@ def filter_from_flags(
     minimum: str | None = None,
     maximum: str | None = None,
     column: str | None = None,
+    options_from: str | None = None,
 ) -> FilterSpec:
     """The filter of `add-filter`'s options; demo values fill the gaps."""
     where = f"filter {filter_id!r}"
@@ -380,6 +381,11 @@ def filter_from_flags(
                     raise UsageError(f"{where}: --{key} {value!r} is not a valid bound") from None
     if column is not None:
         table["column"] = column
+    if options_from is not None:
+        if options:
+            raise UsageError(f"{where}: --option and --options-from exclude each other")
+        del table["options"]
+        table["options_from"] = options_from
     return filter_from_data(table, where)
 
 

@@ -105,7 +105,10 @@ def _demo_table_columns(spec: Spec, taken: set[str]) -> list[list[Any]]:
     year = _year_filter(spec)
     columns: list[list[Any]] = []
     for f in spec.filters:
-        if f.is_choice and f.id == year:
+        if f.options_from:
+            # Its options are the database's: the demo makes a few of its own kind's.
+            columns.append(["Choice", f.column_name, FILTER_KINDS[f.kind].demo(f.id)["options"]])
+        elif f.is_choice and f.id == year:
             options = [int(o) for o in f.options]
             columns.append(["Years", f.column_name, min(options), max(options)])
         elif f.is_choice:
@@ -209,7 +212,7 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
     stages = [_stage_context(s, views) for s in spec.ordered_stages()]
     signalled = spec.app.pattern == "signal"
     consumers = [_consumer_context(v, signalled) for v in spec.views]
-    filters = [_filter_context(f) for f in spec.filters]
+    filters = [_filter_context(f, spec.data.table) for f in spec.filters]
     live_views = [v for v in views if v.is_live]
     return {
         "runtime_series": RUNTIME_SERIES,
@@ -238,6 +241,8 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
         "data": spec.data,
         # The demo table's columns (dashsignal.demo), and what signaling/source.py imports.
         "demo_table": _demo_table(demo),
+        # signaling/filters.py reads the options of these from the database.
+        "options_from_database": any(f.options_from for f in spec.filters),
         "demo_imports": sorted({c.kind for c in _demo_table(demo)} | {"DemoSales"}),
         # The demo query's SELECT list, and the columns it reads back as dates.
         "sql_columns": [_sql_name(c.arguments[0]) for c in _demo_table(demo)]
@@ -540,21 +545,26 @@ class _Filter(NamedTuple):
     step: Any
     integral: bool
     default: Any
-    # signaling/filters.py: the keyword arguments of its Filter(...), in order.
-    arguments: tuple[tuple[str, Any], ...]
+    # signaling/filters.py: the keyword arguments of its Filter(...), in order, as Python source
+    # (literals; the options of a filter whose options come from the database, a call).
+    arguments: tuple[tuple[str, str], ...]
     # The demo's data.py: its kind's templates for the query's condition and the demo column.
     demo_condition: str
     demo_column: str
 
 
-def _filter_context(item: FilterSpec) -> _Filter:
+def _filter_context(item: FilterSpec, table: str) -> _Filter:
     low, high, default = _plain(item.min), _plain(item.max), _plain(item.default)
-    bounds: tuple[tuple[str, Any], ...]
-    if item.is_choice:
-        bounds = (("options", item.options),)
+    bounds: tuple[tuple[str, str], ...]
+    if item.options_from:
+        # Read when the app starts; Filters.canonical enforces them like any options.
+        distinct = f"DATABASE.distinct({python_literal(item.column_name)}, {python_literal(table)})"
+        bounds = (("options", distinct),)
+    elif item.is_choice:
+        bounds = (("options", python_literal(item.options)),)
     else:
-        steps = (("step", item.step),) if item.step is not None else ()
-        bounds = (("min", low), ("max", high), *steps)
+        steps = (("step", python_literal(item.step)),) if item.step is not None else ()
+        bounds = (("min", python_literal(low)), ("max", python_literal(high)), *steps)
     return _Filter(
         id=item.id,
         kind=item.kind,
@@ -567,12 +577,12 @@ def _filter_context(item: FilterSpec) -> _Filter:
         integral=all(type(v) is int for v in (item.min, item.max, item.step)),
         default=default,
         arguments=(
-            ("id", item.id),
-            ("kind", item.kind),
-            ("label", item.label),
+            ("id", python_literal(item.id)),
+            ("kind", python_literal(item.kind)),
+            ("label", python_literal(item.label)),
             *bounds,
-            ("default", default),
-            *((("column", item.column),) if item.column is not None else ()),
+            ("default", python_literal(default)),
+            *((("column", python_literal(item.column)),) if item.column is not None else ()),
         ),
         demo_condition=FILTER_KINDS[item.kind].demo_condition,
         demo_column=FILTER_KINDS[item.kind].demo_column,

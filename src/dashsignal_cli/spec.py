@@ -180,6 +180,7 @@ OptionValue = str | int
 Number = int | float
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+OPTIONS_FROM_COLUMN = "column"
 # One part of a column or table name (PostgreSQL's identifiers are at most 63 bytes).
 _COLUMN_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 
@@ -249,6 +250,8 @@ class FilterSpec:
     default: Any = None
     # The column of the data it is a condition on; None: the column named like its id.
     column: str | None = None
+    # Its options are the distinct values of its column in the database, read at start-up.
+    options_from: bool = False
 
     @property
     def column_name(self) -> str:
@@ -533,7 +536,18 @@ def _assemble(
     check_entries(filters, stages, views, origin)
     check_background(app.pattern, app.background, origin)
     _check_columns(filters)
+    _check_options_from(filters, data)
     return Spec(app=app, cache=cache, filters=filters, views=views, stages=stages, data=data)
+
+
+def _check_options_from(filters: Sequence[FilterSpec], data: DataSpec) -> None:
+    for item in filters:
+        if item.options_from and not data.is_sql:
+            raise SpecError(
+                f"filter {item.id!r}: options_from reads the database, and [data] source is "
+                f"{data.source!r}",
+                hint='Use source = "duckdb" or "sql", or list the filter\'s options.',
+            )
 
 
 def _check_columns(filters: Sequence[FilterSpec]) -> None:
@@ -820,8 +834,12 @@ def _filter_from_table(table: Mapping[str, Any], where: str) -> FilterSpec:
             f"{where}.kind: unknown filter kind {kind!r}; allowed: {', '.join(FILTER_KINDS)}"
         )
     label = _text(table, where, "label", humanize(filter_id))
+    if kind in CHOICE_KINDS and "options_from" in table:
+        return _filter_with_options_from(table, where, filter_id, kind, label)
     if kind in CHOICE_KINDS:
-        _only_keys(table, where, ("id", "kind", "label", "options", "default", "column"))
+        _only_keys(
+            table, where, ("id", "kind", "label", "options", "options_from", "default", "column")
+        )
         options = _options(table.get("options"), f"{where}.options", kind)
         default = _choice_default(table, where, kind, options)
         return FilterSpec(filter_id, kind, label, options=options, default=default)
@@ -852,6 +870,31 @@ def _filter_from_table(table: Mapping[str, Any], where: str) -> FilterSpec:
         )
     default = _pair_default(table, where, first, last, _date_in_range)
     return FilterSpec(filter_id, kind, label, min=first, max=last, default=default)
+
+
+# The kinds whose default needs no options: a dropdown starts at "no selection", a multi at none.
+OPTIONS_FROM_KINDS = ("dropdown", "multi")
+
+
+def _filter_with_options_from(
+    table: Mapping[str, Any], where: str, filter_id: str, kind: str, label: str
+) -> FilterSpec:
+    """A choice filter whose options are the distinct values of its column in the database,
+    read when the app starts: none are written in the spec."""
+    _only_keys(table, where, ("id", "kind", "label", "options_from", "column"))
+    if table["options_from"] != OPTIONS_FROM_COLUMN:
+        raise SpecError(
+            f"{where}.options_from: {table['options_from']!r}; the only value is "
+            f'"{OPTIONS_FROM_COLUMN}" (the distinct values of its column, read at start-up)'
+        )
+    if kind not in OPTIONS_FROM_KINDS:
+        raise SpecError(
+            f"{where}.options_from: a {kind} filter needs its options in the spec (its default "
+            f"is one of them); options_from is for {' and '.join(OPTIONS_FROM_KINDS)} filters"
+        )
+    return FilterSpec(
+        filter_id, kind, label, default=[] if kind == "multi" else None, options_from=True
+    )
 
 
 def _default_step(low: Number, high: Number) -> Number:

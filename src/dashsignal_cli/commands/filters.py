@@ -69,6 +69,15 @@ def add_filter(
             "Default: ID.",
         ),
     ] = None,
+    options_from: Annotated[
+        str | None,
+        typer.Option(
+            "--options-from",
+            metavar="column",
+            help="Its options are the distinct values of its column in the database, read when "
+            "the app starts (dropdown and multi, on the duckdb and sql sources).",
+        ),
+    ] = None,
     project: ProjectOption = None,
     dry_run: DryRunOption = False,
     force: ForceOption = False,
@@ -85,6 +94,7 @@ def add_filter(
         minimum=minimum,
         maximum=maximum,
         column=column,
+        options_from=options_from,
     )
     sync_project(
         project,
