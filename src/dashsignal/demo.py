@@ -227,17 +227,8 @@ class DemoSales:
         it; other dialects get no such guarantee (for a SQLite file use `sqlite`).
         """
         import sqlalchemy as sa
-        from sqlalchemy.sql.elements import quoted_name
 
-        types = {_TEXT: sa.Text, _INTEGER: sa.Integer, _DOUBLE: sa.Double, _DATE: sa.Date}
-        table = sa.Table(
-            quoted_name(self.table, True),
-            sa.MetaData(),
-            *(
-                sa.Column(quoted_name(name, True), types[kind]())
-                for name, kind in self.stored.items()
-            ),
-        )
+        table = self._table()
         engine = sa.create_engine(url)
         try:
             with engine.begin() as connection:
@@ -357,6 +348,21 @@ class DemoSales:
         finally:
             connection.close()
         _sync(path)
+
+    def _table(self) -> Any:
+        """The table as SQLAlchemy Core declares it, its names quoted always."""
+        import sqlalchemy as sa
+        from sqlalchemy.sql.elements import quoted_name
+
+        types = {_TEXT: sa.Text, _INTEGER: sa.Integer, _DOUBLE: sa.Double, _DATE: sa.Date}
+        return sa.Table(
+            quoted_name(self.table, True),
+            sa.MetaData(),
+            *(
+                sa.Column(quoted_name(name, True), types[kind]())
+                for name, kind in self.stored.items()
+            ),
+        )
 
     def _copy(self, connection: Any, table: Any) -> None:
         preparer = connection.dialect.identifier_preparer
