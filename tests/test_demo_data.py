@@ -6,9 +6,7 @@ even when its creator is killed midway."""
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import os
-import pickle
 import signal
 import sqlite3
 import time
@@ -26,6 +24,8 @@ import sqlalchemy as sa
 from dashsignal.demo import Choice, Dates, DemoSales, Numbers, Years
 from dashsignal.sql import Database, DuckDatabase
 
+from sql_helpers import at_once
+
 NO_VARIABLE = "DASHSIGNAL_TEST_NO_SUCH_VARIABLE"
 COLUMNS = (
     Choice("region", ("North", "South", "East", "West")),
@@ -39,50 +39,6 @@ NAMES = ["region", "product", "year", "score", "period", "day", "units", "amount
 
 def demo(rows: int = 5_000, **options: Any) -> DemoSales:
     return DemoSales(*COLUMNS, rows=rows, **options)
-
-
-def at_once(works: list[Callable[[], Any]], timeout: float = 60) -> list[Any]:
-    """What each of `works` returns, each in its own forked child, all started together (they
-    wait on one pipe that the parent fills only when all are forked); a child's error is an
-    AssertionError."""
-    start_reader, start_writer = os.pipe()
-    children = []
-    for work in works:
-        reader, writer = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child
-            os.close(reader)
-            os.close(start_writer)
-            os.read(start_reader, 1)
-            try:
-                payload = pickle.dumps(("ok", work()))
-            except BaseException as error:
-                payload = pickle.dumps(("error", repr(error)))
-            os.write(writer, payload)
-            os.close(writer)
-            gc.collect()
-            os._exit(0)
-        os.close(writer)
-        children.append((pid, reader))
-    os.write(start_writer, b"x" * len(works))
-    os.close(start_writer)
-    os.close(start_reader)
-    results = []
-    deadline = time.monotonic() + timeout
-    for pid, reader in children:
-        with os.fdopen(reader, "rb") as pipe:
-            data = pipe.read()
-        while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0):
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                raise AssertionError("a child did not exit")
-            time.sleep(0.01)
-        assert os.waitstatus_to_exitcode(done[1]) == 0, f"a child ended with {done[1]}"
-        status, result = pickle.loads(data)
-        assert status == "ok", result
-        results.append(result)
-    return results
 
 
 # --- the rows ---------------------------------------------------------------------------------
