@@ -10,7 +10,12 @@ missing values (NULL), which no condition matches. The reference states what a f
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import os
+import pickle
 import random
+import signal
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,3 +224,47 @@ def pandas_ids(
     """The ids apply_filters keeps."""
     kept = apply_filters(frame() if data is None else data, FILTERS, values, columns)
     return set(kept["id"].tolist())
+
+
+def at_once(works: list[Callable[[], Any]], timeout: float = 60) -> list[Any]:
+    """What each of `works` returns, each in its own forked child, all started together (they
+    wait on one pipe that the parent fills only when all are forked); a child's error is an
+    AssertionError."""
+    start_reader, start_writer = os.pipe()
+    children = []
+    for work in works:
+        reader, writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            os.close(reader)
+            os.close(start_writer)
+            os.read(start_reader, 1)
+            try:
+                payload = pickle.dumps(("ok", work()))
+            except BaseException as error:
+                payload = pickle.dumps(("error", repr(error)))
+            os.write(writer, payload)
+            os.close(writer)
+            gc.collect()
+            os._exit(0)
+        os.close(writer)
+        children.append((pid, reader))
+    os.write(start_writer, b"x" * len(works))
+    os.close(start_writer)
+    os.close(start_reader)
+    results = []
+    deadline = time.monotonic() + timeout
+    for pid, reader in children:
+        with os.fdopen(reader, "rb") as pipe:
+            data = pipe.read()
+        while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise AssertionError("a child did not exit")
+            time.sleep(0.01)
+        assert os.waitstatus_to_exitcode(done[1]) == 0, f"a child ended with {done[1]}"
+        status, result = pickle.loads(data)
+        assert status == "ok", result
+        results.append(result)
+    return results
