@@ -21,7 +21,7 @@ from dashsignal.testing.loading import split_output
 from dashsignal_cli.specfile import parse_spec_text
 
 from cli_helpers import run_cli
-from test_production import App, signal_of, start_app, stop_process
+from test_production import App, http_request, signal_of, start_app, stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -102,3 +102,26 @@ def test_a_filter_added_later_narrows_the_rows_at_once(tmp_path: Path, source: s
     expected = database_total(project, source, "region = ? AND channel = ?", ["North", "Online"])
     if expected is not None:
         assert online == pytest.approx(expected, abs=0.01)
+
+
+def test_options_from_the_database_are_read_at_start_up_and_enforced(tmp_path: Path) -> None:
+    assert run_cli("new", "shop", "--yes", cwd=tmp_path).returncode == 0
+    project = tmp_path / "shop"
+    added = run_cli(
+        "add-filter", "channel", "--kind", "multi", "--options-from", "column", cwd=project
+    )
+    assert added.returncode == 0, added.stderr
+    assert 'options=DATABASE.distinct("channel", "sales")' in (
+        project / "signaling" / "filters.py"
+    ).read_text()
+
+    with served(project, tmp_path / "served") as app:
+        layout = http_request(app.port, "GET", "/_dash-layout")
+        assert layout.status == 200
+        assert '"options": ["Online", "Partner", "Retail"]' in layout.body.decode()
+        rows, _ = shown(app, {**NORTH, "channel": ["Partner"]})
+        assert rows and {row["channel"] for row in rows} == {"Partner"}
+        # A value the database does not hold is refused before anything runs.
+        refused = app.compute({**NORTH, "channel": ["Wholesale"]})
+        assert refused.status == 204, refused.describe()
+        app.assert_no_errors()

@@ -20,7 +20,7 @@ TITLE = "Demo"
 CACHE = CacheSettings(
     app_name="demo",
     # Changes whenever the declared filters change, so entries of an older spec are never read.
-    spec_version="cc4f24909634",
+    spec_version="0e5db52617aa",
     backend="filesystem",
     timeout=300,
     lock_timeout=20,
