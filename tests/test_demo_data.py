@@ -6,6 +6,7 @@ even when its creator is killed midway."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import os
 import signal
 import sqlite3
@@ -53,6 +54,35 @@ def test_two_processes_make_the_same_frame() -> None:
     assert not demo(seed=8).frame().equals(first)
 
 
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize(
+    ("project", "columns"),
+    [
+        ("demo", COLUMNS[:3]),
+        ("memoize-redis", (Choice("channel", ("Online", "Retail")), Numbers("price", 0, 100))),
+        (
+            "signal-stages-own-live",
+            (
+                Choice("region", ("North", "South", "East")),
+                Dates("period", "2024-01-01", "2025-12-31"),
+            ),
+        ),
+    ],
+)
+def test_the_frame_is_the_inline_demo_of_todays_generated_data_py(
+    project: str, columns: tuple[Any, ...]
+) -> None:
+    # A project moving from its inline demo to DemoSales keeps the very same rows.
+    spec = importlib.util.spec_from_file_location(f"golden_{project}", GOLDEN / project / "data.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    inline = module._demo_table()
+    pd.testing.assert_frame_equal(DemoSales(*columns, rows=module.DEMO_ROWS).frame(), inline)
+
+
 def test_the_frame_is_made_once_per_declaration() -> None:
     sales = demo()
     assert sales.frame() is sales.frame()
@@ -79,7 +109,9 @@ def test_the_columns_are_declared_ones_then_day_units_amount_within_their_bounds
     assert (frame["amount"] == frame["amount"].round(2)).all()
 
 
-def test_without_years_the_days_lie_in_2024_and_2025_and_float_numbers_have_two_places() -> None:
+def test_without_years_the_days_lie_in_2024_and_2025_and_float_numbers_have_two_places(
+    tmp_path: Path,
+) -> None:
     sales = DemoSales(
         Choice("store", (1, 2, 3)), Numbers("discount", 0.0, 0.5), rows=20_000, day="sold_on"
     )
@@ -91,6 +123,15 @@ def test_without_years_the_days_lie_in_2024_and_2025_and_float_numbers_have_two_
     assert len(set(frame["discount"])) > 40
     assert frame["sold_on"].min() == pd.Timestamp("2024-01-01")
     assert frame["sold_on"].max() == pd.Timestamp("2025-12-31")
+    # Whole-number options are stored as integers, float numbers as doubles.
+    sales.sqlite(tmp_path / "s.db")
+    with sqlite3.connect(tmp_path / "s.db") as connection:
+        kinds = connection.execute("SELECT typeof(store), typeof(discount) FROM sales").fetchone()
+    assert kinds == ("integer", "real")
+    sales.duckdb(tmp_path / "s.duckdb")
+    with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as connection:
+        declared = [row[:2] for row in connection.execute("DESCRIBE sales").fetchall()][:2]
+    assert declared == [("store", "INTEGER"), ("discount", "DOUBLE")]
 
 
 @pytest.mark.parametrize(

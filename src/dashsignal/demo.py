@@ -33,7 +33,6 @@ import datetime as dt
 import fcntl
 import os
 import sqlite3
-import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -178,7 +177,6 @@ class DemoSales:
         self.units = units
         self.amount = amount
         self._frame: pd.DataFrame | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         columns = ", ".join(repr(column) for column in self.columns)
@@ -197,12 +195,13 @@ class DemoSales:
 
     def frame(self) -> pd.DataFrame:
         """The rows, made once per process (and shared: copy before changing it)."""
-        # A forked child inherits the parent's frame, which is the same rows: no pid check.
-        if self._frame is None:
-            with self._lock:
-                if self._frame is None:
-                    self._frame = self._make()
-        return self._frame
+        # No lock: two threads that make it at once make the same rows, and one frame is kept
+        # (a lock held by another thread at a fork would never be released in the child). A
+        # forked child inherits the parent's frame, which is the same rows: no pid check.
+        frame = self._frame
+        if frame is None:
+            frame = self._frame = self._make()
+        return frame
 
     def sqlite(self, path: str | os.PathLike[str]) -> bool:
         """Create the SQLite file at `path` with the table if it does not exist yet.
@@ -381,7 +380,7 @@ class DemoSales:
             connection.execute(table.insert(), rows)
 
     def _lock_key(self) -> int:
-        # A 64-bit key of this table's name, the same in every process (hash() is salted).
+        # A key of this table's name, the same in every process (hash() is salted).
         return zlib.crc32(f"dashsignal.demo:{self.table}".encode()) - 2**31
 
 
