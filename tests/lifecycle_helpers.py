@@ -61,6 +61,35 @@ def demo_project(tmp_path: Path, name: str = NAME, **spec: Any) -> Path:
     return generate(tmp_path / name, make_spec(name, **spec))
 
 
+# A data.py of the user's own that reads each filter by name and never hands the declared
+# FILTERS to a runtime helper: a filter added later is ignored by it until they read it.
+OWN_QUERY = '''"""My own query."""
+
+from typing import Any
+
+import pandas as pd
+
+DATA_VERSION = "1"
+
+
+def expensive_query(filters: dict[str, Any]) -> pd.DataFrame:
+    frame = pd.read_parquet("sales.parquet")
+    mask = pd.Series(True, index=frame.index)
+    if filters["region"] is not None:
+        mask &= frame["region"] == filters["region"]
+    if filters["product"]:
+        mask &= frame["product"].isin(filters["product"])
+    mask &= frame["year"].between(*filters["year"])
+    return frame[mask].reset_index(drop=True)
+'''
+
+
+def with_own_query(project: Path) -> Path:
+    """`project` with OWN_QUERY as its data.py (the demo's filters region, product, year)."""
+    (project / "data.py").write_text(OWN_QUERY, encoding="utf-8")
+    return project
+
+
 def cli(project: Path, *args: str) -> CliResult:
     """`dashsignal ARGS` run inside `project`; no traceback whatever the outcome."""
     result = run_cli(*args, cwd=project)

@@ -33,7 +33,7 @@ def on_disk(folder: Path) -> dict[str, str]:
 
 
 def test_there_are_golden_projects() -> None:
-    assert PROJECTS == ["demo", "memoize-redis", "signal-stages-own-live"]
+    assert PROJECTS == ["demo", "memoize-redis", "signal-stages-own-live", "sql-redis"]
 
 
 @pytest.mark.parametrize("name", PROJECTS)

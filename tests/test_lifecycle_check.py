@@ -35,6 +35,7 @@ from lifecycle_helpers import (
     read,
     replace_in,
     report,
+    with_own_query,
     write,
 )
 
@@ -86,7 +87,7 @@ CHECK_PROBLEMS: dict[str, tuple[str, Callable[[Path], None] | None, tuple[str, s
     ),
     "unread-filter": (
         "filesystem",
-        lambda p: cli_ok(p, "add-filter", "channel", "--kind", "multi"),
+        lambda p: cli_ok(with_own_query(p), "add-filter", "channel", "--kind", "multi"),
         ("unread", "data.py"),
         "filter 'channel' (multi) is never read",
     ),
@@ -252,6 +253,7 @@ def test_a_manifest_without_a_version_is_read(project: Path) -> None:
 def test_add_filter_says_the_users_query_does_not_read_it_and_check_fails_until_it_does(
     project: Path, kind: str, form: str
 ) -> None:
+    with_own_query(project)
     added = cli_ok(project, "add-filter", "channel", "--kind", kind)
 
     [note] = [line for line in added.stdout.splitlines() if line.startswith("note:")]
@@ -272,6 +274,7 @@ def test_add_filter_says_the_users_query_does_not_read_it_and_check_fails_until_
 
 
 def test_a_filter_named_only_in_a_comment_or_read_by_an_own_view(project: Path) -> None:
+    with_own_query(project)
     cli_ok(project, "add-filter", "channel")
     append_to(project, "data.py", "# channel: to do\n")
     assert [f[0] for f in check_findings(cli(project, "check").stdout)] == ["unread"]

@@ -17,7 +17,8 @@ from dashsignal_cli.render import render, spec_version
 from dashsignal_cli.spec import DataSpec, spec_from_data
 from dashsignal_cli.specfile import dump_spec, parse_spec_text
 
-from cli_helpers import run_cli, tree_snapshot as snapshot
+from cli_helpers import run_cli
+from cli_helpers import tree_snapshot as snapshot
 
 BASE: dict[str, Any] = {
     "app": {"name": "shop"},
@@ -67,7 +68,7 @@ def test_a_spec_without_data_is_a_pandas_project_made_before_it() -> None:
         ("data__table", "sales; DROP TABLE x", "data.table: 'sales; DROP TABLE x' is not"),
         ("data__table", "a.b.c", "data.table"),
         ("data__url", "x", "data.url: unknown key"),
-        ("filters__column", "region'--", "filters[0].column: \"region'--\" is not a column name"),
+        ("filters__column", "region'--", 'filters[0].column: "region\'--" is not a column name'),
         ("filters__column", "1st", "filters[0].column"),
         ("filters__column", "x" * 64, "filters[0].column"),
         ("filters__column", "a.b.c", "filters[0].column"),

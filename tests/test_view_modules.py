@@ -9,6 +9,7 @@ no project is written and no app is started.
 from __future__ import annotations
 
 import pickle
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -60,9 +61,25 @@ def _module(name: str, text: str) -> ModuleType:
 def _project(spec: Spec) -> tuple[dict[str, pd.DataFrame], dict[str, ModuleType]]:
     """The frames each source holds for the default filters, and each view's module."""
     files = render(spec)
-    query = _module("data", files["data.py"].text)
+    # data.py reads the declared filters and the demo's rows from the wiring: rendered too, and
+    # importable while it runs (the pandas source's wiring needs nothing else).
+    wiring = {"signaling": ModuleType("signaling")}
+    for name in ("filters", "source"):
+        wiring[f"signaling.{name}"] = _module(
+            f"signaling.{name}", files[f"signaling/{name}.py"].text
+        )
+    saved = {name: sys.modules.get(name) for name in wiring}
+    sys.modules.update(wiring)
+    try:
+        query = _module("data", files["data.py"].text)
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = module
     query.DEMO_DELAY_SECONDS = 0
-    defaults = {f.id: f.default for f in spec.filters}
+    defaults = wiring["signaling.filters"].FILTERS.defaults()
     frames = {QUERY: query.expensive_query(defaults)}
     for stage in spec.ordered_stages():
         derive = _module(f"stages.{stage.id}", files[f"stages/{stage.id}.py"].text).derive

@@ -1,9 +1,10 @@
 """Which column each declared filter is a condition on.
 
 A filter is a condition on the column named like its id unless it declares another
-(`Filter(column=...)`, from the spec's `column`) or the caller maps it to another column, or to None when the filter is not a condition at all (a radio that picks the metric to
-plot, say). Column names come from the project's declarations, never from the browser, and are
-checked here, before any SQL is built: an identifier, optionally qualified by one table name
+(`Filter(column=...)`, from the spec's `column`) or the caller maps it to another column, or to
+None when the filter is not a condition at all (a radio that picks the metric to plot, say).
+Column names come from the project's declarations, never from the browser, and are checked
+here, before any SQL is built: an identifier, optionally qualified by one table name
 (`sales.region`), 63 characters at most per part (PostgreSQL's limit).
 
 Both the SQL sources (dashsignal.sql) and the pandas source (dashsignal.frames) read the
@@ -45,8 +46,9 @@ def filter_columns(
     """The column of each filter that is a condition, by filter id, in declaration order.
 
     `columns` maps a filter id to its column, or to None to leave the filter out; an id it does
-    not name is a condition on its filter's own column (`Filter.column`, default its id). ValueError for an id that is not a
-    declared filter, or a column name that is not an identifier.
+    not name is a condition on its filter's own column (`Filter.column`, default its id).
+    ValueError for an id that is not a declared filter, or a column name that is not an
+    identifier.
     """
     columns = dict(columns or {})
     unknown = sorted(set(columns) - set(filters))

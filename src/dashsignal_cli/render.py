@@ -119,9 +119,9 @@ def _demo_table_columns(spec: Spec, taken: set[str]) -> list[list[Any]]:
             columns.append(["Numbers", f.column_name, f.min, f.max])
         else:
             columns.append(["Dates", f.column_name, _plain(f.min), _plain(f.max)])
-    name, options = _EXTRA_DEMO_COLUMN
+    name, extra = _EXTRA_DEMO_COLUMN
     if name not in taken:
-        columns.append(["Choice", name, options])
+        columns.append(["Choice", name, extra])
     return columns
 
 

@@ -80,7 +80,9 @@ _DATA_DEFAULTS = {
     "sql": ("DATABASE_URL", "data/sales.sqlite"),
 }
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}\Z")
-_DATA_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}){0,4}\Z")
+_DATA_FILE = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}){0,4}\Z"
+)
 PATTERNS = ("signal", "memoize")
 # A view's `source`: the main query (the default), a stage's id, or one of these two.
 QUERY = "query"
@@ -559,7 +561,7 @@ def _check_columns(filters: Sequence[FilterSpec]) -> None:
             raise SpecError(
                 f"filters {other!r} and {item.id!r} are both conditions on column "
                 f"{item.column_name!r}",
-                hint="Give one of them its own column (column = \"...\" in its [[filters]] entry).",
+                hint='Give one of them its own column (column = "..." in its [[filters]] entry).',
             )
 
 
