@@ -97,6 +97,8 @@ def demo_columns(spec: Spec) -> dict[str, Any]:
 # A column the demo makes beyond the filters' own, so that a filter added later on it (`dashsignal
 # add-filter channel --kind checklist`) narrows the rows at once.
 _EXTRA_DEMO_COLUMN = ("channel", ["Online", "Retail", "Partner"])
+# dashsignal.demo.DemoSales's defaults: the generated declaration leaves them out.
+_DEMO_DEFAULTS = {"table": "sales", "day": "day", "units": "units", "amount": "amount"}
 
 
 def _demo_table_columns(spec: Spec, taken: set[str]) -> list[list[Any]]:
@@ -243,6 +245,15 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
         "demo_table": _demo_table(demo),
         # signaling/filters.py reads the options of these from the database.
         "options_from_database": any(f.options_from for f in spec.filters),
+        # DemoSales's keywords that differ from its defaults (200,000 rows, seed 7, "sales"...).
+        "demo_keywords": [
+            (name, value)
+            for name, value in (
+                ("table", spec.data.table),
+                *((key, demo[key]) for key in ("day", "units", "amount")),
+            )
+            if value != _DEMO_DEFAULTS[name]
+        ],
         "demo_imports": sorted({c.kind for c in _demo_table(demo)} | {"DemoSales"}),
         # The demo query's SELECT list, and the columns it reads back as dates.
         "sql_columns": [_sql_name(c.arguments[0]) for c in _demo_table(demo)]

@@ -24,12 +24,6 @@ DEMO = DemoSales(
     Choice("product", ("Basic", "Plus", "Pro")),
     Years("year", 2019, 2025),
     Choice("channel", ("Online", "Retail", "Partner")),
-    rows=200_000,
-    seed=7,
-    table="sales",
-    day="day",
-    units="units",
-    amount="amount",
 )
 
 DATABASE = DuckDatabase(

@@ -10,10 +10,4 @@ from dashsignal.demo import Choice, DemoSales, Numbers
 DEMO = DemoSales(
     Choice("channel", ("Online", "Retail")),
     Numbers("price", 0, 100),
-    rows=200_000,
-    seed=7,
-    table="sales",
-    day="day",
-    units="units",
-    amount="amount",
 )

@@ -11,10 +11,4 @@ DEMO = DemoSales(
     Choice("region", ("North", "South", "East")),
     Dates("period", "2024-01-01", "2025-12-31"),
     Choice("channel", ("Online", "Retail", "Partner")),
-    rows=200_000,
-    seed=7,
-    table="sales",
-    day="day",
-    units="units",
-    amount="amount",
 )

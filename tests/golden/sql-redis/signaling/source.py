@@ -26,12 +26,6 @@ DEMO = DemoSales(
     Dates("period", "2025-01-01", "2025-12-31"),
     Choice("store_name", ("Alpha", "Beta", "Gamma", "Delta")),
     Choice("channel", ("Online", "Retail", "Partner")),
-    rows=200_000,
-    seed=7,
-    table="sales",
-    day="day",
-    units="units",
-    amount="amount",
 )
 
 DATABASE = Database(
