@@ -439,7 +439,7 @@ def command_line(spec: Spec, directory: Path) -> str:
     words = ["dashsignal", "new", spec.app.name]
     if directory != Path():
         words += ["--directory", str(directory)]
-    words += ["--title", spec.app.title, "--pattern", spec.app.pattern]
+    words += ["--title", spec.app.title, "--pattern", spec.app.pattern, "--data", spec.data.source]
     if spec.app.background:
         words.append("--background")
     for stage in spec.stages:
