@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import os
 import threading
 import time
@@ -363,7 +364,13 @@ class Database:
         if self.timeout is None:
             return sa.create_engine(url, pool_pre_ping=True)
         if backend == "postgresql":
-            engine = sa.create_engine(url, pool_pre_ping=True)
+            # libpq waits forever for a server that accepts the connection and never answers.
+            # Half the statement's time for connecting, so the two stay within `timeout` + a
+            # second or two, below the worker timeout. A connect_timeout in the URL wins.
+            connect_args: dict[str, Any] = {}
+            if "connect_timeout" not in url.query:
+                connect_args["connect_timeout"] = max(2, math.ceil(self.timeout / 2))
+            engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
             sa.event.listen(engine, "connect", _postgresql_timeout(self.timeout))
             return engine
         if backend == "sqlite":
