@@ -8,10 +8,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from test_upgrade_0_3 import own_tests
+
 from dashsignal_cli.specfile import parse_spec_text
 
 from cli_helpers import run_cli
-from test_upgrade_0_3 import own_tests
 
 FIXTURE = Path(__file__).parent / "fixtures" / "project-0.4.0" / "demo"
 
