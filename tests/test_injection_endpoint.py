@@ -57,6 +57,7 @@ from test_production import App, Reply, callback_body, signal_of, start_app, sto
 pytestmark = pytest.mark.e2e
 
 SOURCES = ("sqlite", "postgresql", "duckdb", "pandas")
+SQL_SOURCES = SOURCES[:3]  # pandas runs no SQL: its refusals only
 # Refused values sent per filter kind at the least (fixed payloads, then Hypothesis's).
 AT_LEAST = 100
 HYPOTHESIS_EXAMPLES = 100
@@ -127,9 +128,8 @@ OTHER_VALUES: list[Any] = [1, 0, -1, 2**70, 1.5, True, False, {}, {"$ne": None},
 
 # sitecustomize.py for the app's processes: every statement the app sends, with its parameters,
 # one JSON line each, appended (O_APPEND: lines of several workers do not mix).
-SITECUSTOMIZE = '''"""Test hook: log every statement the app process sends (see test_injection_endpoint)."""
+SITECUSTOMIZE = '''"""Test hook: log every statement the app sends (test_injection_endpoint)."""
 
-import datetime
 import json
 import os
 
@@ -396,7 +396,9 @@ def _read_table(served: Served) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module", params=SOURCES)
-def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     source = request.param
     tmp = tmp_path_factory.mktemp(f"inject-{source}")
     started = time.monotonic()
@@ -499,7 +501,9 @@ _TEXT = st.text(st.characters(codec="utf-8", include_characters=_SPECIALS), max_
 _SUFFIXES = ["'", "' --", "'; DROP TABLE sales; --", " ", "\x00", "%", "' OR '1'='1", ")"]
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=2)
+    ),
     max_leaves=6,
 )
 _ALL_OPTIONS = STORES + [NUL_STORE] + TAGS + SEGMENTS + TIERS
@@ -630,7 +634,8 @@ def test_undeclared_values_are_refused_and_run_nothing(served: Served, kind: str
     # The app still answers, and still runs what is declared.
     assert served.compute({**DEFAULTS, "year": [2020, 2024]}).status == 200
     served.app.assert_no_errors()
-    print(f"\n[{served.source}] {kind}: {served.sent[kind]} refused in {time.monotonic() - started:.1f} s")
+    took = time.monotonic() - started
+    print(f"\n[{served.source}] {kind}: {served.sent[kind]} refused in {took:.1f} s")
 
 
 def _server_log(served: Served, since: int = 0) -> str:
@@ -638,3 +643,238 @@ def _server_log(served: Served, since: int = 0) -> str:
     with served.cluster.log.open("rb") as handle:
         handle.seek(since)
         return handle.read().decode("utf-8", errors="replace")
+
+
+# --- declared hostile values: parameters only, the matching rows ----------------------------------
+
+
+def _declared_states(stores: list[str]) -> list[dict[str, Any]]:
+    """Filter states that select hostile options of every choice kind, each new (so that each
+    runs the query once), a benign state first in each group of the same selection sizes."""
+    states: list[dict[str, Any]] = []
+    states += [{**DEFAULTS, "store": store} for store in stores]
+    states += [{**DEFAULTS, "tags": [tag]} for tag in TAGS]
+    states += [{**DEFAULTS, "tags": TAGS[:2]}, {**DEFAULTS, "tags": TAGS[1:3]}]
+    states += [{**DEFAULTS, "tags": TAGS[:3]}, {**DEFAULTS, "tags": TAGS[3:6]}]
+    states += [{**DEFAULTS, "tags": list(TAGS)}]
+    states += [{**DEFAULTS, "segment": [segment]} for segment in SEGMENTS]
+    states += [{**DEFAULTS, "segment": SEGMENTS[:3]}, {**DEFAULTS, "segment": SEGMENTS[1:]}]
+    # The radio's first option is the default, the first state served.
+    states += [{**DEFAULTS, "tier": tier} for tier in TIERS[1:]]
+    periods = [["2024-02-01", "2024-10-31"], [None, "2024-06-30"], ["2024-03-01", None]]
+    for i, store in enumerate(stores):
+        # Narrow: fewer rows than the table shows, so every matching row is compared.
+        states.append(
+            {
+                "store": store,
+                "tags": [TAGS[i % len(TAGS)]],
+                "segment": [SEGMENTS[i % len(SEGMENTS)]],
+                "tier": TIERS[i % len(TIERS)],
+                "year": [2019 + i % 5, 2020 + i % 5],
+                "period": periods[i % len(periods)],
+            }
+        )
+    return states
+
+
+def _matching(table: pd.DataFrame, state: dict[str, Any]) -> pd.DataFrame:
+    """The rows of the table that match `state`, by what each filter means."""
+    keep = pd.Series(True, index=table.index)
+    if state["store"] is not None:
+        keep &= table["store"] == state["store"]
+    if state["tags"]:
+        keep &= table["tag"].isin(state["tags"])
+    if state["segment"]:
+        keep &= table["segment"].isin(state["segment"])
+    keep &= table["tier"] == state["tier"]
+    keep &= table["year"].between(*state["year"])
+    start, end = state["period"]
+    if start is not None:
+        keep &= table["sold_on"] >= start
+    if end is not None:
+        keep &= table["sold_on"] <= end
+    return table[keep]
+
+
+_ROW_COLUMNS = (
+    "store",
+    "tag",
+    "segment",
+    "tier",
+    "year",
+    "sold_on",
+    "channel",
+    "day",
+    "units",
+    "amount",
+)
+
+
+def _row_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(str(row[c])[:10] if c in ("sold_on", "day") else row[c] for c in _ROW_COLUMNS)
+
+
+def _table_keys(frame: pd.DataFrame) -> Counter[tuple[Any, ...]]:
+    frame = frame.assign(day=pd.to_datetime(frame["day"]).dt.strftime("%Y-%m-%d"))
+    records = frame[list(_ROW_COLUMNS)].to_dict("records")
+    return Counter(
+        _row_key({k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()})
+        for r in records
+    )
+
+
+def _untag(value: Any) -> Any:
+    ((kind, inner),) = value.items()
+    if kind == "list":
+        return [_untag(v) for v in inner]
+    if kind == "dict":
+        return {k: _untag(v) for k, v in inner.items()}
+    return inner
+
+
+def _parameters(line: dict[str, Any]) -> list[Any]:
+    """The statement's parameters in the order of its placeholders."""
+    params = _untag(line["params"])
+    if isinstance(params, dict):  # psycopg's named parameters: %(name)s
+        names = re.findall(r"%\((\w+)\)s", line["statement"])
+        assert sorted(names) == sorted(params), (names, params)
+        return [params[name] for name in names]
+    return list(params)
+
+
+def _choices(state: dict[str, Any]) -> list[str]:
+    """The choice values the state sends, in declaration order: the parameters they must be."""
+    store = [] if state["store"] is None else [state["store"]]
+    return [*store, *state["tags"], *state["segment"], state["tier"]]
+
+
+_IN_LIST = re.compile(r" IN \(([^()]*)\)")
+
+
+def _shape(statement: str) -> tuple[str, tuple[int, ...]]:
+    """The statement with each IN list written `IN (...)`, and the lists' lengths."""
+    statement = re.sub(r"%\(\w+\)s", "%s", statement)  # psycopg's named parameters
+    lengths = tuple(len(m.group(1).split(", ")) for m in _IN_LIST.finditer(statement))
+    return _IN_LIST.sub(" IN (...)", statement), lengths
+
+
+def _group(state: dict[str, Any]) -> tuple[Any, ...]:
+    """What decides the exact SQL text: which conditions there are, and the IN lists' sizes."""
+    start, end = state["period"]
+    return (state["store"] is None, len(state["tags"]), len(state["segment"]), start, end)
+
+
+def _conditions(state: dict[str, Any]) -> tuple[bool, ...]:
+    """Which conditions the state puts (a cleared dropdown, an empty multi, an open end of the
+    dates are none): the statement's shape, but for its IN lists' lengths."""
+    start, end = state["period"]
+    present = (state["store"], state["tags"], state["segment"], start, end)
+    return tuple(bool(value) for value in present)
+
+
+_BENIGN = ("North", "web", "retail", "gold")
+
+
+@pytest.mark.parametrize("served", SQL_SOURCES, indirect=True)
+def test_declared_hostile_values_travel_only_as_parameters(served: Served) -> None:
+    assert served.table is not None
+    started = time.monotonic()
+    server_log = served.server_log_size()
+    queries: list[dict[str, Any]] = []
+    by_group: dict[tuple[Any, ...], str] = {}
+    shapes: dict[str, set[tuple[int, ...]]] = {}
+    for state in _declared_states(served.stores):
+        before = served.log_size()
+        rows, total = served.shown(state)
+        served.declared_requests += 3
+        sent = [line for line in served.log_lines(before) if line["via"] != "hook"]
+        assert len(sent) == 1, f"{state}: {sent}"
+        (line,) = sent
+        statement = line["statement"]
+        assert "FROM sales" in statement
+        queries.append(line)
+        served.checked_statements += 1
+
+        # The SQL text: the one a benign value gives, whatever the value.
+        assert by_group.setdefault(_group(state), statement) == statement, state
+        shape, lengths = _shape(statement)
+        shapes.setdefault(_conditions(state), {}).setdefault(shape, set()).add(lengths)
+        assert lengths == tuple(n for n in (len(state["tags"]), len(state["segment"])) if n)
+        assert not any(word in statement for word in _BENIGN), statement
+        # The values: only parameters, exactly those chosen, as strings.
+        parameters = _parameters(line)
+        choices = [p for p in parameters if type(p) is str and p in _ALL_OPTIONS]
+        assert choices == _choices(state), (parameters, state)
+        assert all(type(p) is not str or p in _ALL_OPTIONS or re.fullmatch(r"\d{4}-\d\d-\d\d", p)
+                   for p in parameters), parameters  # fmt: skip
+
+        # The rows: exactly the matching ones.
+        expected = _matching(served.table, state)
+        assert len(expected) > 0, f"no demo row holds {state}"
+        shown_keys = Counter(_row_key(row) for row in rows)
+        expected_keys = _table_keys(expected)
+        assert len(rows) == min(500, len(expected)), state
+        assert not shown_keys - expected_keys, (state, list(shown_keys - expected_keys)[:3])
+        if len(expected) <= 500:
+            assert shown_keys == expected_keys
+        else:
+            top = sorted(expected["amount"].nlargest(500).tolist())
+            assert sorted(row["amount"] for row in rows) == top
+        assert float(total.replace(",", "")) == pytest.approx(
+            float(expected["amount"].sum()), abs=0.011
+        ), state
+
+    # One statement per set of conditions: only the IN lists' lengths varied, and they did.
+    for found in shapes.values():
+        assert len(found) == 1, list(found)
+    tags_selected = shapes[(False, True, True, False, False)]
+    assert {lengths[0] for lengths in next(iter(tags_selected.values()))} == {1, 2, 3, 7}
+    if served.cluster is not None:
+        _check_server_log(_server_log(served, server_log), queries)
+    # The table is still there, with every row.
+    assert len(_read_table(served)) == 200_000
+    served.app.assert_no_errors()
+    print(
+        f"\n[{served.source}] {len(queries)} declared states in {time.monotonic() - started:.1f} s"
+    )
+
+
+_ENTRY = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \S+ \[\d+\] app=(\S*) ", re.M)
+_PARAMETER = re.compile(r"\$(\d+) = (NULL|'(?:[^']|'')*')", re.S)
+
+
+def _check_server_log(text: str, queries: list[dict[str, Any]]) -> None:
+    """PostgreSQL's own log of the app's statements: the same statements in the same order,
+    each with `$n` placeholders only, and its values apart, in the DETAIL line."""
+    starts = list(_ENTRY.finditer(text))
+    ends = [match.start() for match in starts[1:]] + [len(text)]
+    entries = [
+        (match.group(1), text[match.end() : end]) for match, end in zip(starts, ends, strict=True)
+    ]
+    executed: list[tuple[str, list[str]]] = []
+    # A message of several lines goes on with a tab at the start of each next line.
+    entries = [(app, body.replace("\n\t", "\n")) for app, body in entries]
+    for i, (app, body) in enumerate(entries):
+        if app != "shop" or not body.startswith("LOG:  "):
+            continue
+        # The query never went as one plain statement (simple protocol: values in its text).
+        assert not (body.startswith("LOG:  statement: ") and "FROM sales" in body), body
+        found = re.match(r"LOG:  execute [^:]*: (.*)", body, re.S)
+        if found is None or "FROM sales" not in found.group(1):
+            continue
+        detail = entries[i + 1][1] if i + 1 < len(entries) else ""
+        assert detail.lower().startswith("detail:  parameters: "), detail
+        values = [
+            v if v == "NULL" else v[1:-1].replace("''", "'") for _, v in _PARAMETER.findall(detail)
+        ]
+        executed.append((found.group(1).rstrip("\n"), values))
+    assert len(executed) == len(queries), (len(executed), len(queries))
+    for (statement, values), query in zip(executed, queries, strict=True):
+        # The app's text, its placeholders numbered by psycopg: nothing else in between.
+        parts = re.split(r"%\(\w+\)s", query["statement"])
+        sent = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], 1))
+        assert statement == sent.rstrip("\n"), (statement, sent)
+        assert not any(word in statement for word in _BENIGN)
+        placeholders = re.findall(r"\$\d+", statement)
+        assert len(placeholders) == len(values) == len(_parameters(query)), statement
+        assert values == [str(p) for p in _parameters(query)], (values, query)
