@@ -911,24 +911,12 @@ NO_ROW = {
     "year": [2019, 2019],
     "period": ["2024-05-05", "2024-05-05"],
 }
-_EMPTY_FRAME_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "Database.read gives object columns for a result with no row, and the generated rows "
-        "view's summarise calls data.nlargest(MAX_ROWS, 'amount'): TypeError, the table shows "
-        "its failure instead of no rows (sql source only: DuckDB's fetch_df keeps the types)"
-    ),
-)
 
 
 @pytest.mark.parametrize(
     "served",
-    [
-        pytest.param("sqlite", marks=_EMPTY_FRAME_BUG),
-        pytest.param("postgresql", marks=_EMPTY_FRAME_BUG),
-        "duckdb",
-    ],
+    # A SQL result without rows has untyped columns: the rows view must show no row, not fail.
+    ["sqlite", "postgresql", "duckdb"],
     indirect=True,
 )
 def test_hostile_values_matching_no_row_show_no_row(served: Served) -> None:

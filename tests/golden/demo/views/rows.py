@@ -23,6 +23,9 @@ MAX_ROWS = 500
 def summarise(data: pd.DataFrame) -> pd.DataFrame:
     """The MAX_ROWS rows with the largest amounts, largest first (nlargest: no need to sort
     every row)."""
+    if data.empty:
+        # Nothing to rank; and a SQL result without rows has untyped columns nlargest refuses.
+        return data
     return data.nlargest(MAX_ROWS, "amount")
 
 

@@ -36,4 +36,7 @@ def compute(filters: dict[str, Any]) -> pd.DataFrame:
 
 def render(data: pd.DataFrame) -> pd.DataFrame:
     """The rows with the largest amounts first (nlargest: no need to sort every row)."""
+    if data.empty:
+        # Nothing to rank; and a SQL result without rows has untyped columns nlargest refuses.
+        return data
     return data.nlargest(MAX_ROWS, "amount")
