@@ -79,7 +79,7 @@ def wide_states(rounds: int) -> list[dict[str, Any]]:
 
 def generate(parent: Path, source: str) -> Path:
     command = [sys.executable, "-m", "dashsignal_cli", "new", f"shop_{source}", "--data"]
-    command += [source.split("-")[0], "--yes", "-C", str(parent)]
+    command += [source.split("_")[0], "--yes", "-C", str(parent)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"dashsignal new failed:\n{done.stdout}{done.stderr}")
@@ -163,7 +163,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=9, help="at most 16")
     parser.add_argument("--start-postgres", action="store_true")
     args = parser.parse_args()
-    sources = ["duckdb", "sql", "pandas"] + (["sql-postgresql"] if args.start_postgres else [])
+    sources = ["duckdb", "sql", "pandas"] + (["sql_postgresql"] if args.start_postgres else [])
     with tempfile.TemporaryDirectory(prefix="bench-sources-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         apps: dict[str, App] = {}
@@ -173,7 +173,7 @@ def main() -> int:
             env = {**os.environ, "CACHE_DIR": str(root / f"cache-{source}")}
             env.pop("DATABASE_URL", None)
             env.pop("DUCKDB_DATABASE", None)
-            if source == "sql-postgresql":
+            if source == "sql_postgresql":
                 from pg_helpers import PostgresCluster, postgres_bin
 
                 bin_dir = postgres_bin()
@@ -208,7 +208,7 @@ def main() -> int:
                     results[source]["default"].append(apps[source].change(wide, pool))
     print(f"gunicorn -w {WORKERS}, {os.cpu_count()} cores, {args.rounds} rounds, DEMO_DELAY 0\n")
     print(
-        "| source | start + first page (ms) | compute, wide (ms) | change, wide "
+        "| source | gunicorn start (ms) | compute, wide (ms) | change, wide "
         "| compute, narrow | change, narrow |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
