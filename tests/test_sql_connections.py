@@ -4,10 +4,6 @@ limit, DuckDB reads through one cursor per thread, and the URL comes from the en
 
 from __future__ import annotations
 
-import gc
-import os
-import pickle
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +17,7 @@ import sqlalchemy as sa
 
 from dashsignal.sql import Database, DuckDatabase
 
-from sql_helpers import duckdb_source
+from sql_helpers import at_once, duckdb_source
 
 NO_VARIABLE = "DASHSIGNAL_TEST_NO_SUCH_VARIABLE"
 # Statements that run for many seconds unless they are stopped.
@@ -36,30 +32,7 @@ SLOW = {
 def in_child(work: Callable[[], Any]) -> Any:
     """What `work` returns in a forked child (which then exits as a worker would, collecting
     its garbage first), or the child's error as an AssertionError."""
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            payload = pickle.dumps(("ok", work()))
-        except BaseException as error:
-            payload = pickle.dumps(("error", repr(error)))
-        os.write(writer, payload)
-        os.close(writer)
-        gc.collect()
-        os._exit(0)
-    os.close(writer)
-    deadline = time.monotonic() + 30
-    with os.fdopen(reader, "rb") as pipe:
-        data = pipe.read()
-    while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0):
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise AssertionError("the child did not exit")
-        time.sleep(0.01)
-    assert os.waitstatus_to_exitcode(done[1]) == 0, f"the child ended with {done[1]}"
-    status, result = pickle.loads(data)
-    assert status == "ok", result
+    (result,) = at_once([work], timeout=30)
     return result
 
 
