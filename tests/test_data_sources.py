@@ -120,22 +120,34 @@ def test_a_filter_added_later_narrows_the_rows_at_once(tmp_path: Path, source: s
         assert online == pytest.approx(expected, abs=0.01)
 
 
-def test_options_from_the_database_are_read_at_start_up_and_enforced(tmp_path: Path) -> None:
+# options_from, the call the wiring makes of it, and the options it gives the demo's channel.
+OPTIONS_FROM = {
+    "column": ('DATABASE.distinct("channel", "sales")', ["Online", "Partner", "Retail"]),
+    "SELECT DISTINCT channel FROM sales WHERE channel <> 'Retail' ORDER BY channel DESC": (
+        "DATABASE.options(\"SELECT DISTINCT channel FROM sales WHERE channel <> 'Retail' "
+        'ORDER BY channel DESC")',
+        ["Partner", "Online"],
+    ),
+}
+
+
+@pytest.mark.parametrize("options_from", OPTIONS_FROM, ids=["column", "query"])
+def test_options_from_the_database_are_read_at_start_up_and_enforced(
+    tmp_path: Path, options_from: str
+) -> None:
     assert run_cli("new", "shop", "--yes", cwd=tmp_path).returncode == 0
     project = tmp_path / "shop"
     added = run_cli(
-        "add-filter", "channel", "--kind", "multi", "--options-from", "column", cwd=project
+        "add-filter", "channel", "--kind", "multi", "--options-from", options_from, cwd=project
     )
     assert added.returncode == 0, added.stderr
-    assert (
-        'options=DATABASE.distinct("channel", "sales")'
-        in (project / "signaling" / "filters.py").read_text()
-    )
+    call, options = OPTIONS_FROM[options_from]
+    assert f"options={call}" in (project / "signaling" / "filters.py").read_text()
 
     with served(project, tmp_path / "served") as app:
         layout = http_request(app.port, "GET", "/_dash-layout")
         assert layout.status == 200
-        assert component(layout.json(), "channel")["options"] == ["Online", "Partner", "Retail"]
+        assert component(layout.json(), "channel")["options"] == options
         rows, _ = shown(app, {**NORTH, "channel": ["Partner"]})
         assert rows and {row["channel"] for row in rows} == {"Partner"}
         # A value the database does not hold is refused before anything runs.

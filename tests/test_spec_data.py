@@ -180,3 +180,46 @@ def test_check_names_a_filter_whose_column_the_query_does_not_select(tmp_path: P
     # A SELECT list it cannot read without running the query is left alone.
     data.write_text(data.read_text().replace("SELECT product", "SELECT *, product"))
     assert run_cli("check", cwd=project).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "options_from",
+    [
+        "column",
+        "SELECT name FROM stores ORDER BY name",
+        "  with s AS (SELECT 1 AS n) SELECT n FROM s",
+    ],
+)
+def test_options_from_the_column_or_a_query_round_trips(options_from: str) -> None:
+    spec = spec_with(filters=[{"id": "store", "kind": "multi", "options_from": options_from}])
+    assert spec.filters[0].options_from == options_from
+    assert spec.filters[0].default == []
+    assert parse_spec_text(dump_spec(spec)) == spec
+    call = "DATABASE.distinct(" if options_from == "column" else "DATABASE.options("
+    assert f"options={call}" in render(spec)["signaling/filters.py"].text
+
+
+@pytest.mark.parametrize(
+    ("options_from", "message"),
+    [
+        ("rows", "filters[0].options_from: 'rows'; either \"column\""),
+        ("SELECT 1; DROP TABLE sales", "filters[0].options_from"),
+        ("DELETE FROM sales", "filters[0].options_from"),
+        ("SELECT " + "x, " * 1000 + "y FROM t", "filters[0].options_from"),
+        (["North"], "filters[0].options_from"),
+    ],
+)
+def test_a_bad_options_from_is_refused(options_from: Any, message: str) -> None:
+    with pytest.raises(SpecError) as error:
+        spec_with(filters=[{"id": "store", "kind": "dropdown", "options_from": options_from}])
+    assert message in str(error.value)
+
+
+def test_options_from_is_for_dropdown_and_multi_on_a_sql_source() -> None:
+    with pytest.raises(SpecError, match="options_from is for dropdown and multi"):
+        spec_with(filters=[{"id": "tier", "kind": "radio", "options_from": "column"}])
+    with pytest.raises(SpecError, match="options_from reads the database"):
+        spec_with(
+            data={"source": "pandas"},
+            filters=[{"id": "store", "kind": "multi", "options_from": "column"}],
+        )

@@ -218,6 +218,27 @@ def _distinct_values(column: str, rows: Sequence[Sequence[Any]], limit: int) -> 
     return tuple(row[0] for row in rows)
 
 
+def _option_values(rows: Iterator[Sequence[Any]], limit: int) -> tuple[Any, ...]:
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError("limit must be a positive whole number")
+    seen: dict[Any, None] = {}
+    for row in rows:
+        value = row[0]
+        if value is None or (type(value), value) in seen:
+            continue
+        if type(value) not in (str, int):
+            raise ValueError(
+                f"the options query gave {value!r} ({type(value).__name__}): options are text "
+                "or whole numbers (cast it in the SQL)"
+            )
+        seen[(type(value), value)] = None
+        if len(seen) > limit:
+            raise ValueError(
+                f"the options query gives more than {limit} values: too many filter options"
+            )
+    return tuple(value for _, value in seen)
+
+
 # --- one resource per process --------------------------------------------------------------------
 
 _T = TypeVar("_T")
@@ -350,6 +371,13 @@ class Database:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return _distinct_values(column, rows, limit)
+
+    def options(self, query: str, *, limit: int = 500) -> tuple[Any, ...]:
+        """The values of the first column of `query` (the project's own SQL, from its spec), in
+        its order, without NULLs and repeats: the options of a filter. ValueError past `limit`
+        values, or for a value that is neither text nor a whole number."""
+        with self.engine.connect() as connection:
+            return _option_values(iter(connection.execute(sa.text(query))), limit)
 
     def dispose(self) -> None:
         """Close this process's connections; the next use opens new ones."""
@@ -564,6 +592,12 @@ class DuckDatabase:
         query = _distinct_query(column, table, limit)
         rows = self._run(query, None, lambda cursor: cursor.fetchall())
         return _distinct_values(column, rows, limit)
+
+    def options(self, query: str, *, limit: int = 500) -> tuple[Any, ...]:
+        """The values of the first column of `query` (the project's own SQL, from its spec), in
+        its order, without NULLs and repeats: the options of a filter. ValueError past `limit`
+        values, or for a value that is neither text nor a whole number."""
+        return self._run(query, None, lambda cursor: _option_values(iter(cursor.fetchall()), limit))
 
     def _run(
         self,

@@ -20,7 +20,15 @@ from dashsignal_cli.names import (
     signal_id,
     update_callback,
 )
-from dashsignal_cli.spec import QUERY, FilterSpec, Spec, StageSpec, ViewSpec, humanize
+from dashsignal_cli.spec import (
+    OPTIONS_FROM_COLUMN,
+    QUERY,
+    FilterSpec,
+    Spec,
+    StageSpec,
+    ViewSpec,
+    humanize,
+)
 from dashsignal_cli.specfile import SPEC_FILENAME, dump_spec
 from dashsignal_cli.templating import python_literal
 
@@ -107,7 +115,7 @@ def _demo_table_columns(spec: Spec, taken: set[str]) -> list[list[Any]]:
     year = _year_filter(spec)
     columns: list[list[Any]] = []
     for f in spec.filters:
-        if f.options_from:
+        if f.options_from is not None:
             # Its options are the database's: the demo makes a few of its own kind's.
             columns.append(["Choice", f.column_name, FILTER_KINDS[f.kind].demo(f.id)["options"]])
         elif f.is_choice and f.id == year:
@@ -244,7 +252,7 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
         # The demo table's columns (dashsignal.demo), and what signaling/source.py imports.
         "demo_table": _demo_table(demo),
         # signaling/filters.py reads the options of these from the database.
-        "options_from_database": any(f.options_from for f in spec.filters),
+        "options_from_database": any(f.options_from is not None for f in spec.filters),
         # DemoSales's keywords that differ from its defaults (200,000 rows, seed 7, "sales"...).
         "demo_keywords": [
             (name, value)
@@ -567,10 +575,12 @@ class _Filter(NamedTuple):
 def _filter_context(item: FilterSpec, table: str) -> _Filter:
     low, high, default = _plain(item.min), _plain(item.max), _plain(item.default)
     bounds: tuple[tuple[str, str], ...]
-    if item.options_from:
+    if item.options_from == OPTIONS_FROM_COLUMN:
         # Read when the app starts; Filters.canonical enforces them like any options.
         distinct = f"DATABASE.distinct({python_literal(item.column_name)}, {python_literal(table)})"
         bounds = (("options", distinct),)
+    elif item.options_from is not None:
+        bounds = (("options", f"DATABASE.options({python_literal(item.options_from)})"),)
     elif item.is_choice:
         bounds = (("options", python_literal(item.options)),)
     else:

@@ -183,6 +183,7 @@ Number = int | float
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 OPTIONS_FROM_COLUMN = "column"
+MAX_OPTIONS_QUERY = 2000
 # One part of a column or table name (PostgreSQL's identifiers are at most 63 bytes).
 _COLUMN_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 
@@ -252,8 +253,10 @@ class FilterSpec:
     default: Any = None
     # The column of the data it is a condition on; None: the column named like its id.
     column: str | None = None
-    # Its options are the distinct values of its column in the database, read at start-up.
-    options_from: bool = False
+    # Where its options come from when the app starts, instead of `options`: "column" (the
+    # distinct values of its column in the database), or the project's own SQL (a SELECT whose
+    # first column holds them). None: its options are written in the spec.
+    options_from: str | None = None
 
     @property
     def column_name(self) -> str:
@@ -544,7 +547,7 @@ def _assemble(
 
 def _check_options_from(filters: Sequence[FilterSpec], data: DataSpec) -> None:
     for item in filters:
-        if item.options_from and not data.is_sql:
+        if item.options_from is not None and not data.is_sql:
             raise SpecError(
                 f"filter {item.id!r}: options_from reads the database, and [data] source is "
                 f"{data.source!r}",
@@ -884,10 +887,13 @@ def _filter_with_options_from(
     """A choice filter whose options are the distinct values of its column in the database,
     read when the app starts: none are written in the spec."""
     _only_keys(table, where, ("id", "kind", "label", "options_from", "column"))
-    if table["options_from"] != OPTIONS_FROM_COLUMN:
+    source = table["options_from"]
+    if source != OPTIONS_FROM_COLUMN and not _is_options_query(source):
+        shown = source if not isinstance(source, str) or len(source) <= 60 else source[:60] + "..."
         raise SpecError(
-            f"{where}.options_from: {table['options_from']!r}; the only value is "
-            f'"{OPTIONS_FROM_COLUMN}" (the distinct values of its column, read at start-up)'
+            f'{where}.options_from: {shown!r}; either "{OPTIONS_FROM_COLUMN}" (the distinct '
+            "values of its column) or one SELECT whose first column holds the options (no ';', "
+            f"at most {MAX_OPTIONS_QUERY} characters), read when the app starts"
         )
     if kind not in OPTIONS_FROM_KINDS:
         raise SpecError(
@@ -895,7 +901,17 @@ def _filter_with_options_from(
             f"is one of them); options_from is for {' and '.join(OPTIONS_FROM_KINDS)} filters"
         )
     return FilterSpec(
-        filter_id, kind, label, default=[] if kind == "multi" else None, options_from=True
+        filter_id, kind, label, default=[] if kind == "multi" else None, options_from=source
+    )
+
+
+def _is_options_query(value: object) -> bool:
+    """One SELECT (or WITH ... SELECT) statement of the project's own, not a script."""
+    return (
+        isinstance(value, str)
+        and len(value) <= MAX_OPTIONS_QUERY
+        and ";" not in value
+        and re.match(r"\s*(SELECT|WITH)\s", value, re.IGNORECASE) is not None
     )
 
 

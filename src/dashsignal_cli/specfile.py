@@ -50,7 +50,7 @@ explained in dashsignal's README, section "The spec file"."""
 # The comments `dump_spec` writes inside a [[stages]] or [[views]] entry: ours, not the user's.
 _STAGE_SOURCE_COMMENT = '"query" or the id of the stage it derives from'
 _INTERVAL_COMMENT = "seconds between refreshes"
-_OPTIONS_FROM_COMMENT = "its options: the distinct values of its column, read at start-up"
+_OPTIONS_FROM_COMMENT = "its options, read from the database at start-up"
 ENTRY_COMMENTS = frozenset(
     {f"# {_STAGE_SOURCE_COMMENT}", f"# {_INTERVAL_COMMENT}", f"# {_OPTIONS_FROM_COMMENT}"}
 )
@@ -189,8 +189,8 @@ def _filter_lines(item: FilterSpec) -> list[str]:
     lines = [_key("id", item.id), _key("kind", item.kind), _key("label", item.label)]
     if item.column is not None:
         lines.append(_key("column", item.column))
-    if item.options_from:
-        lines.append(_key("options_from", "column", _OPTIONS_FROM_COMMENT))
+    if item.options_from is not None:
+        lines.append(_key("options_from", item.options_from, _OPTIONS_FROM_COMMENT))
         return lines
     if item.is_choice:
         lines.append(_key("options", list(item.options)))
@@ -261,8 +261,8 @@ def _filter_keys(item: FilterSpec) -> dict[str, Any]:
     table: dict[str, Any] = {"id": item.id, "kind": item.kind, "label": item.label}
     if item.column is not None:
         table["column"] = item.column
-    if item.options_from:
-        table["options_from"] = "column"
+    if item.options_from is not None:
+        table["options_from"] = item.options_from
         return table
     if item.is_choice:
         table["options"] = list(item.options)

@@ -73,9 +73,10 @@ def add_filter(
         str | None,
         typer.Option(
             "--options-from",
-            metavar="column",
-            help="Its options are the distinct values of its column in the database, read when "
-            "the app starts (dropdown and multi, on the duckdb and sql sources).",
+            metavar="column|SQL",
+            help="Its options come from the database when the app starts: `column`, the distinct "
+            "values of its column, or one SELECT whose first column holds them (dropdown and "
+            "multi, on the duckdb and sql sources).",
         ),
     ] = None,
     project: ProjectOption = None,
