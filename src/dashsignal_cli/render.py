@@ -224,6 +224,7 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
     consumers = [_consumer_context(v, signalled) for v in spec.views]
     filters = [_filter_context(f, spec.data.table) for f in spec.filters]
     live_views = [v for v in views if v.is_live]
+    demo_table = _demo_table(demo)
     return {
         "runtime_series": RUNTIME_SERIES,
         "next_series": _NEXT_SERIES,
@@ -250,7 +251,7 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
         "demo": demo,
         "data": spec.data,
         # The demo table's columns (dashsignal.demo), and what signaling/source.py imports.
-        "demo_table": _demo_table(demo),
+        "demo_table": demo_table,
         # signaling/filters.py reads the options of these from the database.
         "options_from_database": any(f.options_from is not None for f in spec.filters),
         # DemoSales's keywords that differ from its defaults (200,000 rows, seed 7, "sales"...).
@@ -262,12 +263,12 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
             )
             if value != _DEMO_DEFAULTS[name]
         ],
-        "demo_imports": sorted({c.kind for c in _demo_table(demo)} | {"DemoSales"}),
+        "demo_imports": sorted({c.kind for c in demo_table} | {"DemoSales"}),
         # The demo query's SELECT list, and the columns it reads back as dates.
-        "sql_columns": [_sql_name(c.arguments[0]) for c in _demo_table(demo)]
+        "sql_columns": [_sql_name(c.arguments[0]) for c in demo_table]
         + [_sql_name(demo[key]) for key in ("day", "units", "amount")],
         "date_columns": tuple(
-            [c.arguments[0] for c in _demo_table(demo) if c.kind == "Dates"] + [demo["day"]]
+            [c.arguments[0] for c in demo_table if c.kind == "Dates"] + [demo["day"]]
         ),
         "demo_year": _year_filter(spec),
         "demo_helpers": sorted(
