@@ -26,7 +26,7 @@ from signaling.source import DATABASE
 DATA_VERSION = "1"
 
 # Stands in for a remote database's latency, so the signaling pattern can be seen at work: set
-# it to 0 (or delete it) once the query runs against your own database.
+# it to 0, or drop it and its sleep, once the query runs against your own database.
 DEMO_DELAY_SECONDS = 0.4
 
 QUERY = """
