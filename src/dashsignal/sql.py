@@ -197,8 +197,7 @@ def _distinct_query(column: str, table: str, limit: int) -> sa.Select[Any]:
     check_column(table)
     if "." in column:
         raise ValueError(f"invalid column name {column!r}: the table is given apart")
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise ValueError("limit must be a positive whole number")
+    _check_limit(limit)
     *schema, table_name = table.split(".")
     # Quoted always, like the conditions' columns: the declared name is the exact name.
     source = sa.table(
@@ -218,9 +217,12 @@ def _distinct_values(column: str, rows: Sequence[Sequence[Any]], limit: int) -> 
     return tuple(row[0] for row in rows)
 
 
-def _option_values(rows: Iterator[Sequence[Any]], limit: int) -> tuple[Any, ...]:
+def _check_limit(limit: object) -> None:
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise ValueError("limit must be a positive whole number")
+
+
+def _option_values(rows: Iterator[Sequence[Any]], limit: int) -> tuple[Any, ...]:
     seen: dict[Any, None] = {}
     for row in rows:
         value = row[0]
@@ -376,6 +378,7 @@ class Database:
         """The values of the first column of `query` (the project's own SQL, from its spec), in
         its order, without NULLs and repeats: the options of a filter. ValueError past `limit`
         values, or for a value that is neither text nor a whole number."""
+        _check_limit(limit)
         with self.engine.connect() as connection:
             return _option_values(iter(connection.execute(sa.text(query))), limit)
 
@@ -597,6 +600,7 @@ class DuckDatabase:
         """The values of the first column of `query` (the project's own SQL, from its spec), in
         its order, without NULLs and repeats: the options of a filter. ValueError past `limit`
         values, or for a value that is neither text nor a whole number."""
+        _check_limit(limit)
         return self._run(query, None, lambda cursor: _option_values(iter(cursor.fetchall()), limit))
 
     def _run(

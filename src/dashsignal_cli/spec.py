@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
 
+from dashsignal.columns import check_column
 from dashsignal_cli import kinds
 from dashsignal_cli.errors import SpecError
 from dashsignal_cli.kinds import DEFAULT_FILTER_KIND, DEFAULT_VIEW_KIND, FilterKind
@@ -184,8 +185,6 @@ Number = int | float
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 OPTIONS_FROM_COLUMN = "column"
 MAX_OPTIONS_QUERY = 2000
-# One part of a column or table name (PostgreSQL's identifiers are at most 63 bytes).
-_COLUMN_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 
 
 @dataclass(frozen=True)
@@ -673,23 +672,20 @@ def data_from_data(item: object) -> DataSpec:
             "(relative, letters, digits, '_', '-' and '.', e.g. data/sales.duckdb)"
         )
     name = table.get("table", defaults.table)
-    check_column_name(name, "data.table", qualified=True)
+    check_column_name(name, "data.table")
     return DataSpec(source=source, env=env, default=default, table=name)
 
 
-def check_column_name(value: object, where: str, *, qualified: bool = False) -> str:
-    """A column (or table) name as SQL takes it unquoted: letters, digits and underscores,
-    optionally after one `table.` (`qualified`)."""
-    parts = value.split(".") if isinstance(value, str) else []
-    if not parts or len(parts) > (2 if qualified else 1):
-        parts = [""]
-    if not all(_COLUMN_PART.match(part) for part in parts):
+def check_column_name(value: object, where: str) -> str:
+    """A column (or table) name as the runtime takes it (dashsignal.columns.check_column, the
+    one rule): letters, digits and underscores, optionally after one `table.`."""
+    try:
+        return check_column(value)
+    except ValueError:
         raise SpecError(
             f"{where}: {value!r} is not a column name (letters, digits and underscores, not "
-            "starting with a digit, at most 63 characters"
-            + (", optionally after one 'table.')" if qualified else ")")
-        )
-    return str(value)
+            "starting with a digit, at most 63 characters, optionally after one 'table.')"
+        ) from None
 
 
 def view_from_data(item: object, where: str) -> ViewSpec:
@@ -826,9 +822,7 @@ def filter_from_data(item: object, where: str) -> FilterSpec:
     found = _filter_from_table(table, where)
     if column is None or column == found.id:
         return found
-    return dataclasses.replace(
-        found, column=check_column_name(column, f"{where}.column", qualified=True)
-    )
+    return dataclasses.replace(found, column=check_column_name(column, f"{where}.column"))
 
 
 def _filter_from_table(table: Mapping[str, Any], where: str) -> FilterSpec:
