@@ -104,6 +104,11 @@ def find_problems(result: SyncPlan) -> list[Finding]:
     return findings
 
 
+def _user_texts(result: SyncPlan) -> dict[str, str | None]:
+    """The text of each of the user's files on disk (None where it is missing), by path."""
+    return {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
+
+
 def generated_by(manifest: Manifest) -> str | None:
     """The dashsignal version that last wrote the project's records, if they say."""
     return manifest.version
@@ -166,7 +171,7 @@ def _left_on_disk(result: SyncPlan) -> list[Finding]:
 
 def _views_of_another_kind(result: SyncPlan) -> list[Finding]:
     """View modules written for another kind than the spec now declares (graph -> table...)."""
-    texts = {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
+    texts = _user_texts(result)
     findings = []
     for view in result.spec.views:
         path = f"views/{view.id}.py"
@@ -189,7 +194,7 @@ def _missing_functions(result: SyncPlan) -> list[Finding]:
     User modules are written once, so a stage module emptied by hand, or a view whose source
     was changed to own or live after its module was written, keeps the old shape.
     """
-    texts = {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
+    texts = _user_texts(result)
     findings = []
     for stage in result.spec.stages:
         path = f"stages/{stage.id}.py"
@@ -238,7 +243,7 @@ def _splittable_views(result: SyncPlan) -> list[Finding]:
     """Modules of views of the query or a stage that define render but no summarise (written
     before issue 15): they work, reading the whole frame in every request. summarise is
     optional, so this is a note; own and live views have compute instead."""
-    texts = {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
+    texts = _user_texts(result)
     findings = []
     for view in result.spec.views:
         path = f"views/{view.id}.py"
@@ -255,7 +260,7 @@ def _unread_filters(result: SyncPlan) -> list[Finding]:
     run on, so a filter added later reaches `expensive_query` and is ignored there. A static look
     is enough: the id as a name, or as a word in a string (`filters["price"]`, SQL text).
     """
-    texts = {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
+    texts = _user_texts(result)
     query = texts.get(QUERY_MODULE)
     if query is None or applies_declared_filters(query):
         return []
@@ -287,7 +292,7 @@ def _sql_from_filters(result: SyncPlan) -> list[Finding]:
     """
     from dashsignal_cli.sql_scan import scan_sql
 
-    texts = {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
+    texts = _user_texts(result)
     paths = [QUERY_MODULE] + [f"views/{v.id}.py" for v in result.spec.views if not v.reads_cache]
     return [
         Finding("sql-from-filters", path, f"line {place.line}: {_SQL_FIX}")
@@ -314,7 +319,7 @@ def _columns_not_selected(result: SyncPlan) -> list[Finding]:
 
     if not result.spec.data.is_sql:
         return []
-    texts = {c.path: c.before for c in result.plan.changes if c.owner is Owner.USER}
+    texts = _user_texts(result)
     selected = selected_columns(texts.get(QUERY_MODULE) or "")
     if selected is None:
         return []
