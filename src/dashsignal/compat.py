@@ -23,7 +23,9 @@ def series_of(version: str) -> str:
 # The wiring series this runtime runs: its own, and any older one it still keeps working.
 # 0.4 added summaries (Signaling(views=...)); 0.3 wiring, without them, runs as it did. 0.5
 # added [data] (dashsignal.demo, Filter(column=...)); 0.4 wiring, without them, runs as it did.
-SUPPORTED_WIRING = (series_of(__version__), "0.4", "0.3")
+# 0.6 added users and scopes (Signaling(auth=...), Computation(scope=...)); 0.5 wiring, without
+# them, shares every result as it did.
+SUPPORTED_WIRING = (series_of(__version__), "0.5", "0.4", "0.3")
 
 
 class WiringMismatch(RuntimeError):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from dashsignal import CacheSettings, require_runtime
 
-# The dashsignal runtime this wiring was generated for: every 0.5.x runs it.
-require_runtime("0.5")
+# The dashsignal runtime this wiring was generated for: every 0.6.x runs it.
+require_runtime("0.6")
 
 TITLE = "Demo"
 CACHE = CacheSettings(
