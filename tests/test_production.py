@@ -247,11 +247,15 @@ def http_request(
     path: str,
     body: bytes | None = None,
     content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
 ) -> Reply:
+    """One request; `headers` are sent besides the content type (credentials, say)."""
     connection = http.client.HTTPConnection(HOST, port, timeout=HTTP_TIMEOUT)
     try:
-        headers = {} if body is None else {"Content-Type": content_type}
-        connection.request(method, path, body=body, headers=headers)
+        sent = dict(headers or {})
+        if body is not None:
+            sent["Content-Type"] = content_type
+        connection.request(method, path, body=body, headers=sent)
         response = connection.getresponse()
         return Reply(response.status, response.read())
     finally:
@@ -309,6 +313,8 @@ class App:
     pid_logs: bool = False
     # The stages and own views whose functions count their calls (COUNTING).
     counted: tuple[str, ...] = ()
+    # Sent with every request: the credentials of an app with users.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def computations(self) -> int:
         """How many times expensive_query ran, in every worker, since the server started."""
@@ -375,7 +381,9 @@ class App:
 
     def post(self, body: Any, content_type: str = "application/json") -> Reply:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
-        return http_request(self.port, "POST", "/_dash-update-component", raw, content_type)
+        return http_request(
+            self.port, "POST", "/_dash-update-component", raw, content_type, self.headers
+        )
 
     def compute(self, filters: dict[str, Any]) -> Reply:
         callback = self.compute_callback
@@ -497,6 +505,7 @@ def start_app(
     real_data: bool = False,
     environ: dict[str, str] | None = None,
     existing: Path | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[App, subprocess.Popen[bytes]]:
     """Generate `spec` into `tmp` with its counting doubles (DATA_DOUBLE, COUNTING), run it under
     gunicorn.
@@ -504,6 +513,7 @@ def start_app(
     With `real_data` the generated data.py stays (its demo database, its delay): the database
     itself is then what counts the queries, if anything. `environ` adds to the environment.
     `existing` serves that project as it is instead (made by the CLI, say): no doubles.
+    `headers` go with every request the App sends (the credentials of an app with users).
 
     With `pid_logs`, gunicorn's own logging configuration (its defaults, switched on by a JSON
     log config) also formats the app's log lines, so each line names its worker's pid.
@@ -522,6 +532,7 @@ def start_app(
         counter=tmp / "computations.txt",
         cache_dir=tmp / "cache",
         counted=tuple(Path(path).stem for path in modules),
+        headers=dict(headers or {}),
     )
     env = {
         "PATH": f"{BIN}:/usr/bin:/bin",
@@ -560,7 +571,7 @@ def start_app(
             assert process.poll() is None, "gunicorn exited:\n" + app.log_text()[-4000:]
             assert time.monotonic() < deadline, "gunicorn did not start:\n" + app.log_text()
             try:
-                reply = http_request(app.port, "GET", "/_dash-dependencies")
+                reply = http_request(app.port, "GET", "/_dash-dependencies", headers=app.headers)
             except OSError:
                 time.sleep(0.2)
                 continue
@@ -569,7 +580,10 @@ def start_app(
             break
         # Give the other workers time to import the app: a burst they share.
         for _ in range(2):
-            all_at_once([lambda: http_request(app.port, "GET", "/_dash-layout")] * workers * 2)
+            layout = functools.partial(
+                http_request, app.port, "GET", "/_dash-layout", headers=app.headers
+            )
+            all_at_once([layout] * workers * 2)
     except BaseException:
         stop_process(process)
         raise
