@@ -78,7 +78,7 @@ REGIONS = ("North", "South", "East", "West")
 PRODUCTS = ("Basic", "Plus", "Pro")
 
 
-def expensive_query(filters: dict[str, Any]) -> pd.DataFrame:
+def expensive_query(filters: dict[str, Any], user: Any = None) -> pd.DataFrame:
     line = f"{os.getpid()} {json.dumps(filters, sort_keys=True)}\\n"
     with open(os.environ["DS_TEST_COUNTER"], "a", encoding="utf-8") as counter:
         counter.write(line)
