@@ -46,6 +46,7 @@ __all__ = [
     "PATTERNS",
     "QUERY",
     "SCOPES",
+    "SCOPE_ARGUMENTS",
     "SECRET_ENV",
     "Spec",
     "StageSpec",
@@ -98,6 +99,9 @@ AUTH_MODES = ("none", "basic", "proxy", "custom")
 # alike; each signed-in user's; each browser session's.
 SCOPES = ("shared", "user", "session")
 SHARED = "shared"
+# What a computation of each scope receives after the filters (dashsignal.auth): the name and
+# the type of its second parameter. A shared one receives the filters only.
+SCOPE_ARGUMENTS = {"user": ("user", "User"), "session": ("session", "Session")}
 # What the runtime (dashsignal.auth.SECRET_ENV) signs sessions and keys scopes with.
 SECRET_ENV = "DASHSIGNAL_SECRET_KEY"
 # The runtime reads a users file named here instead of [auth] users (dashsignal.auth).

@@ -198,7 +198,7 @@ def auth_comments(app: AppSpec, auth: AuthSpec) -> dict[str, str]:
     """The keys of `[auth]` that `dump_spec` writes, with their comments, in the file's order:
     the ones the app's mode reads, and any other that differs from its default."""
     comments = {
-        "users": "the users file (basic): python -m dashsignal.users add USERS_FILE NAME",
+        "users": "the users file (basic), managed with python -m dashsignal.users",
         "header": "the header the proxy names the signed-in user in (proxy)",
         "proxies": "the addresses or networks of the proxies trusted to set it (proxy)",
     }
