@@ -44,6 +44,9 @@ def test_regenerating_a_04_project_keeps_its_data_py_and_adds_no_source(tmp_path
     assert (project / "data.py").read_bytes() == data
     assert not (project / "signaling" / "source.py").exists()
     assert run_cli("check", cwd=project).returncode == 0
-    assert f'require_runtime("{series_of(__version__)}")' in (project / "signaling" / "settings.py").read_text()
+    assert (
+        f'require_runtime("{series_of(__version__)}")'
+        in (project / "signaling" / "settings.py").read_text()
+    )
     result = own_tests(project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

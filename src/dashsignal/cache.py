@@ -58,6 +58,7 @@ from flask_caching import Cache
 from flask_caching.backends import FileSystemCache, RedisCache
 from pandas.api.types import is_object_dtype
 
+from dashsignal.auth import Access, Session, Unauthenticated, User
 from dashsignal.computations import Computations, View
 from dashsignal.locks import FileLocks, Lock, LockStore, NoLocks, RedisLocks, ThreadLocks
 from dashsignal.settings import CacheSettings
@@ -281,9 +282,12 @@ class DataCache:
         settings: CacheSettings,
         computations: Computations,
         views: Mapping[str, View] | None = None,
+        access: Access | None = None,
     ) -> None:
         self.settings = settings
         self.computations = computations
+        # Who the request being answered comes from: the scope of user and session results.
+        self.access = access
         # None: a wiring that declares no views (0.3), whose views all read results whole.
         self.views = views
         self.cache = Cache()
@@ -352,7 +356,24 @@ class DataCache:
         return cache_key(self.settings, SUMMARY_STORAGE, code, filters)
 
     def _code(self, name: str) -> str:
-        return ".".join(f"{c.name}{c.version}" for c in self.computations.lineage(name))
+        """What a key of `name` is made of beside the filters: its lineage and the versions of
+        their code, and for a user's or a session's result, whose it is (a keyed hash)."""
+        code = ".".join(f"{c.name}{c.version}" for c in self.computations.lineage(name))
+        scope = self.computations.scope_of(name)
+        subject = self._subject(scope)
+        if subject is None:
+            return code
+        assert self.access is not None  # _subject found one
+        return f"{code}.{scope}-{self.access.token(scope, subject)}"
+
+    def _subject(self, scope: str) -> User | Session | None:
+        """The user or session of the request being answered, for a result of `scope`; None
+        for a shared one. Unauthenticated when there is none to be had."""
+        if scope == "shared":
+            return None
+        if self.access is None:
+            raise Unauthenticated(f"a result scoped to the {scope} needs Signaling(auth=...)")
+        return self.access.subject(scope)
 
     def summarising(self, name: str) -> list[View]:
         """The views of computation `name` that summarise it."""
@@ -508,8 +529,10 @@ class DataCache:
                 raise TooManyComputations(
                     f"{self.settings.new_per_minute} new computations this minute already"
                 )
+            subject = self._subject(computation.scope)
+            arguments = (dict(filters),) if subject is None else (dict(filters), subject)
             with self._slow_warning(name):
-                frame = computation.function(dict(filters))
+                frame = computation.function(*arguments)
         else:
             # A stage reads its input from the cache: deriving it never reruns its source.
             source = self.load(computation.source, filters)

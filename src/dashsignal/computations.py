@@ -11,10 +11,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["QUERY", "Computation", "Computations", "View"]
+__all__ = ["QUERY", "SCOPES", "Computation", "Computations", "View"]
 
 # The name of the computation that runs the project's data.expensive_query.
 QUERY = "query"
+# Whose data a computation's results are: everyone's, the signed-in user's, the browser
+# session's (see dashsignal.auth).
+SCOPES = ("shared", "user", "session")
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,22 @@ class Computation:
     version_name: str = "VERSION"
     # A live view's data: fetched afresh on every tick of its interval, never cached.
     live: bool = False
+    # Whose data its results are (dashsignal.auth.SCOPES): "shared" by everyone, the signed-in
+    # "user"'s (the function is called with the filters and the User), or the browser
+    # "session"'s (with the filters and the Session). A stage has its source's scope.
+    scope: str = "shared"
+
+    def __post_init__(self) -> None:
+        if self.scope not in SCOPES:
+            raise ValueError(
+                f"{self.name}: unknown scope {self.scope!r}; one of {', '.join(SCOPES)}"
+            )
+        if self.source is not None and self.scope != "shared":
+            raise ValueError(f"{self.name}: a stage has its source's scope; declare it there")
 
     @property
-    def function(self) -> Callable[[Any], Any]:
-        function: Callable[[Any], Any] = getattr(self.module, self.function_name)
+    def function(self) -> Callable[..., Any]:
+        function: Callable[..., Any] = getattr(self.module, self.function_name)
         return function
 
     @property
@@ -75,6 +90,14 @@ class Computations(Mapping[str, Computation]):
             chain.append(computation)
             current = computation.source
         return chain[::-1]
+
+    def scope_of(self, name: str) -> str:
+        """The scope of `name`'s results: its first source's (a stage has its source's)."""
+        return self.lineage(name)[0].scope
+
+    def scopes(self) -> set[str]:
+        """The scopes its computations declare."""
+        return {computation.scope for computation in self._by_name.values()}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import pandas as pd
 from dash import Dash
 from dash.exceptions import PreventUpdate
 
+from dashsignal.auth import Access, Authentication, CurrentUser, NoAuth
 from dashsignal.cache import DataCache, StillComputing, SummaryFailed, TooManyComputations
 from dashsignal.computations import Computations, View
 from dashsignal.filters import Filters, InvalidFilters
@@ -82,7 +83,8 @@ class Signaling:
     environment may override the backend when the app starts), `signals` the id of the
     dcc.Store each computed result is signalled in (the query's, then each stage's), `views`
     the views that draw the query's or a stage's result (None: a wiring of 0.3, whose views all
-    read the result whole)."""
+    read the result whole). `auth` is how a request's user is found (dashsignal.auth; None:
+    no users), `current_user` the project's hook that may enrich, replace or refuse that user."""
 
     def __init__(
         self,
@@ -91,6 +93,9 @@ class Signaling:
         computations: Computations,
         signals: Mapping[str, str] | None = None,
         views: Iterable[View] | None = None,
+        *,
+        auth: Authentication | None = None,
+        current_user: CurrentUser | None = None,
     ) -> None:
         self.declared = settings
         self.settings = settings
@@ -106,6 +111,7 @@ class Signaling:
                 if view.source not in computations:
                     raise ValueError(f"view {view.id}: unknown source {view.source!r}")
                 self.views[view.id] = view
+        self.access = _access(settings, computations, auth, current_user)
         self._data: DataCache | None = None
         self._celery: Any = None
 
@@ -117,7 +123,10 @@ class Signaling:
             # Made before the app (app.py names it first): it sends jobs to today's REDIS_URL.
             url = self.settings.redis_url
             self._celery.conf.update(broker_url=url, result_backend=url)
-        self._data = DataCache(self.settings, self.computations, self.views)
+        if self.access is not None:
+            # First: a request without its user gets 401 before the guard or Dash sees it.
+            self.access.init_app(app.server)
+        self._data = DataCache(self.settings, self.computations, self.views, self.access)
         self._data.init_app(app.server)
         guard_callback_endpoint(app, self.filters, self.settings.max_request_bytes)
         app.server.extensions[EXTENSION] = self
@@ -245,7 +254,12 @@ class Signaling:
 
     def fresh(self, name: str, filters: Any) -> pd.DataFrame:
         """A live view's data for filters from the browser, fetched now: never cached."""
-        frame: pd.DataFrame = self.computations[name].function(self.trusted(filters))
+        computation = self.computations[name]
+        trusted = self.trusted(filters)
+        if computation.scope == "shared" or self.access is None:
+            frame: pd.DataFrame = computation.function(trusted)
+        else:
+            frame = computation.function(trusted, self.access.subject(computation.scope))
         return frame
 
     def cached_result(self, name: str, filters: Any) -> pd.DataFrame:
@@ -274,6 +288,32 @@ class Signaling:
         except Exception as error:
             logger.exception("computing %s failed for %s", name, filters)
             raise ComputationFailed(type(error).__name__) from error
+
+
+def _access(
+    settings: CacheSettings,
+    computations: Computations,
+    auth: Authentication | None,
+    current_user: CurrentUser | None,
+) -> Access | None:
+    """The gate and scopes of a dashboard with users or scoped results; None without either."""
+    scopes = computations.scopes() - {"shared"}
+    if auth is None and current_user is None and not scopes:
+        return None
+    auth = auth if auth is not None else NoAuth()
+    if "user" in scopes and auth.mode == "none" and current_user is None:
+        raise ValueError("a computation scoped to the user needs Signaling(auth=...)")
+    if scopes and settings.background:
+        raise ValueError(
+            "a background compute step has no request to take the user or session from: "
+            "scoped computations need background = false"
+        )
+    return Access(
+        auth,
+        current_user,
+        sessions="session" in scopes,
+        cookie_name=f"dashsignal-{settings.app_name}",
+    )
 
 
 def signal_failure(filters: dict[str, Any], kind: str) -> dict[str, Any]:

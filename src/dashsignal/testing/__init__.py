@@ -27,6 +27,7 @@ import contextlib
 import gc
 import importlib
 import os
+import secrets
 import shutil
 import sys
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ import pytest
 if TYPE_CHECKING:
     from dash import Dash
 
+    from dashsignal.auth import User
     from dashsignal.signaling import Signaling
     from dashsignal.testing.browser import Page
     from dashsignal.testing.counting import ComputationLog, Counted, QueryCalls
@@ -60,6 +62,7 @@ __all__ = [
     "dash_app",
     "dashsignal_browser",
     "dashsignal_celery_worker",
+    "dashsignal_user",
     "endpoint_fixture",
     "filter_props",
     "free_port",
@@ -124,6 +127,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "the project's Dash app for dashsignal's fixtures, as module:attribute",
         default="app:app",
     )
+    parser.addini(
+        "dashsignal_user",
+        "the user the fixtures sign in as, for an app with [app] auth: NAME [ATTRIBUTE=VALUE]...",
+        default="tester",
+    )
 
 
 # --- the app -------------------------------------------------------------------------------
@@ -138,8 +146,10 @@ def dash_app(
     before the runtime first reads the environment, through dashsignal.settings'
     ENVIRONMENT_PREPARERS), with a Celery worker when its jobs run in the background there.
     The environment stays so until the session ends."""
+    from dashsignal.auth import SECRET_ENV, USERS_ENV
     from dashsignal.settings import ENVIRONMENT_PREPARERS, CacheSettings
     from dashsignal.testing.loading import imported, load_app, signaling_of
+    from dashsignal.testing.signin import write_test_users
 
     spec = str(request.config.getini("dashsignal_app"))
     if imported(spec):
@@ -150,6 +160,12 @@ def dash_app(
         )
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        # An app with users: a secret and (basic) a users file of the session's own.
+        if not os.environ.get(SECRET_ENV):
+            environment.setenv(SECRET_ENV, secrets.token_hex(32))
+        users = tmp_path_factory.mktemp("users") / "users.toml"
+        write_test_users(users, request.getfixturevalue("dashsignal_user"))
+        environment.setenv(USERS_ENV, str(users))
 
         def prepare(settings: CacheSettings) -> None:
             # A Redis of the session's own, before anything reads REDIS_URL (the Celery app an
@@ -172,6 +188,14 @@ def dash_app(
 
 
 @pytest.fixture(scope="session")
+def dashsignal_user(request: pytest.FixtureRequest) -> User:
+    """The user the fixtures sign in as, when the app has users (ini option dashsignal_user)."""
+    from dashsignal.testing.signin import test_user
+
+    return test_user(str(request.config.getini("dashsignal_user")))
+
+
+@pytest.fixture(scope="session")
 def signaling(dash_app: Dash) -> Signaling:
     """The app's dashsignal.Signaling: its filters, computations, signals, settings and cache."""
     from dashsignal.testing.loading import signaling_of
@@ -191,13 +215,16 @@ def views(dash_app: Dash, signaling: Signaling) -> dict[str, str]:
 # Named apart from the submodule dashsignal.testing.endpoint, which importing would put in its
 # place in this module's namespace (before pytest reads the plugin, that hid the fixture).
 @pytest.fixture(name="endpoint")
-def endpoint_fixture(dash_app: Dash, signaling: Signaling) -> DashEndpoint:
+def endpoint_fixture(dash_app: Dash, signaling: Signaling, dashsignal_user: User) -> DashEndpoint:
     """The app's callback endpoint, with an empty cache."""
     from dashsignal.testing.endpoint import DashEndpoint
+    from dashsignal.testing.signin import sign_in_headers, to_environ
 
     with dash_app.server.app_context():
         signaling.data.clear()
-    return DashEndpoint(dash_app.server.test_client(), signaling)
+    client = dash_app.server.test_client()
+    client.environ_base.update(to_environ(sign_in_headers(signaling.access, dashsignal_user)))
+    return DashEndpoint(client, signaling)
 
 
 # --- counting computations -------------------------------------------------------------------
@@ -292,7 +319,9 @@ def dashsignal_browser(
     from dash.testing.application_runners import ThreadedRunner
     from dash.testing.composite import DashComposite
 
+    from dashsignal.testing.loading import signaling_of
     from dashsignal.testing.services import free_port
+    from dashsignal.testing.signin import sign_in_headers
 
     option = request.config.getoption
     # dash.testing carries no annotations: its classes are called as Any.
@@ -312,6 +341,13 @@ def dashsignal_browser(
         ) as duo,
     ):
         duo.start_server(dash_app, navigate=False, port=free_port())
+        headers = sign_in_headers(
+            signaling_of(dash_app).access, request.getfixturevalue("dashsignal_user")
+        )
+        if headers:
+            # Every request the page makes, its callbacks' included, carries them.
+            duo.driver.execute_cdp_cmd("Network.enable", {})
+            duo.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": headers})
         yield duo
 
 
