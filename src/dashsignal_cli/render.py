@@ -232,13 +232,15 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
     filters = [_filter_context(f, spec.data.table) for f in spec.filters]
     live_views = [v for v in views if v.is_live]
     demo_table = _demo_table(demo)
+    row_rule = _row_rule(spec, demo_table) if spec.app.scope == "user" else None
     return {
         "auth_mode": spec.app.auth,
         "auth": spec.auth,
         "auth_class": _AUTH_CLASSES.get(spec.app.auth),
         "query_scope": _scope(spec.app.scope),
         "computations_scoped": any(s != "shared" for s in spec.scopes().values()),
-        "row_rule": _row_rule(spec, demo_table) if spec.app.scope == "user" else None,
+        "row_rule": row_rule,
+        "test_subject": _test_subject(_scope(spec.app.scope), row_rule),
         "runtime_series": RUNTIME_SERIES,
         "next_series": _NEXT_SERIES,
         "callbacks": _callbacks_module(spec, consumers),
@@ -328,16 +330,39 @@ class _RowRule(NamedTuple):
     attribute: str
     column: str
     sql_column: str
+    # One of the column's demo values: the tests' user sees the rows that hold it.
+    example: str
 
 
 def _row_rule(spec: Spec, demo_table: tuple[_DemoColumn, ...]) -> _RowRule | None:
     """The first choice filter whose column the demo makes as text (a Choice column); None
     when there is none, and every user then sees every row."""
-    made = {c.arguments[0] for c in demo_table if c.kind == "Choice"}
+    made = {c.arguments[0]: c.arguments[1] for c in demo_table if c.kind == "Choice"}
     for f in spec.filters:
         if f.is_choice and f.column_name in made:
-            return _RowRule(f.id, f.column_name, _sql_name(f.column_name))
+            example = str(made[f.column_name][0])
+            return _RowRule(f.id, f.column_name, _sql_name(f.column_name), example)
     return None
+
+
+class _TestSubject(NamedTuple):
+    """Who the project's own tests call a scoped query for: the user the fixtures sign in as
+    (dashsignal.testing's `dashsignal_user`), or a session of their own. Python source."""
+
+    # What a test takes beyond its fixtures, and what it passes after the filters.
+    parameter: str = ""
+    argument: str = ""
+    # The ini option that describes the fixtures' user: one with rows to see.
+    user: str | None = None
+
+
+def _test_subject(scope: _Scope, rule: _RowRule | None) -> _TestSubject:
+    if scope.name == "user":
+        described = f"tester {rule.attribute}={rule.example}" if rule else None
+        return _TestSubject(", dashsignal_user: Any", ", dashsignal_user", described)
+    if scope.name == "session":
+        return _TestSubject("", ', Session("tests")')
+    return _TestSubject()
 
 
 # --- signaling/callbacks.py ------------------------------------------------------------------

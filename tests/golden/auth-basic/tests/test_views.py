@@ -27,8 +27,10 @@ SUMMARISED = {
 }
 
 
-def test_the_query_returns_a_frame_for_the_default_filters(computations: Any) -> None:
-    frame = data.expensive_query(FILTERS.defaults())
+def test_the_query_returns_a_frame_for_the_default_filters(
+    computations: Any, dashsignal_user: Any
+) -> None:
+    frame = data.expensive_query(FILTERS.defaults(), dashsignal_user)
     assert list(frame.columns)
 
 
@@ -38,10 +40,12 @@ def test_the_default_filters_fill_every_view(endpoint: Any, computations: Any) -
     assert {result.status for result in results.values()} == {200}
 
 
-def frame_of(signaling: Any, source: str, filters: dict[str, Any]) -> pd.DataFrame:
+def frame_of(
+    signaling: Any, source: str, filters: dict[str, Any], dashsignal_user: Any
+) -> pd.DataFrame:
     """What a view of `source` receives: the query's frame, or a stage's derived from it."""
     query, *stages = signaling.computations.lineage(source)
-    frame: pd.DataFrame = query.function(filters)
+    frame: pd.DataFrame = query.function(filters, dashsignal_user)
     for stage in stages:
         frame = stage.function(frame)
     return frame
@@ -49,10 +53,10 @@ def frame_of(signaling: Any, source: str, filters: dict[str, Any]) -> pd.DataFra
 
 @pytest.mark.parametrize(("view_id", "source"), SUMMARISED.items(), ids=list(SUMMARISED))
 def test_each_view_renders_its_summary_of_the_defaults_and_of_no_rows(
-    signaling: Any, computations: Any, view_id: str, source: str
+    signaling: Any, computations: Any, view_id: str, source: str, dashsignal_user: Any
 ) -> None:
     view = importlib.import_module(f"views.{view_id}")
-    frame = frame_of(signaling, source, FILTERS.defaults())
+    frame = frame_of(signaling, source, FILTERS.defaults(), dashsignal_user)
     for rows in (frame, frame.iloc[:0]):  # a filter state may match no row at all
         # A view module written before summaries has render(data) alone: it draws the frame.
         summary = view.summarise(rows) if hasattr(view, "summarise") else rows
