@@ -50,6 +50,7 @@ __all__ = [
     "SECRET_ENV",
     "Spec",
     "StageSpec",
+    "USERS_ENV",
     "ViewSpec",
     "build_spec",
     "check_background",
