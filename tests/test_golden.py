@@ -1,9 +1,10 @@
-"""The golden generated projects: what the templates render for three specs, file by file.
+"""The golden generated projects: what the templates render for five specs, file by file.
 
 tests/golden/<name>/ holds a project exactly as `dashsignal new` renders it from that folder's
 dashsignal.toml (the demo; the signal pattern with stages, an own and a live view; the memoize
-pattern on Redis). A change to generated code fails here until `python scripts/refresh_golden.py`
-writes the new text, so that the diff of every such change shows in review.
+pattern on Redis; SQL on Redis; users of a users file, each seeing their own rows).
+A change to generated code fails here until `python scripts/refresh_golden.py` writes the new
+text, so that the diff of every such change shows in review.
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ def on_disk(folder: Path) -> dict[str, str]:
 
 
 def test_there_are_golden_projects() -> None:
-    assert PROJECTS == ["demo", "memoize-redis", "signal-stages-own-live", "sql-redis"]
+    assert PROJECTS == [
+        "auth-basic",
+        "demo",
+        "memoize-redis",
+        "signal-stages-own-live",
+        "sql-redis",
+    ]
 
 
 @pytest.mark.parametrize("name", PROJECTS)

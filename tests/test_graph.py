@@ -109,7 +109,7 @@ def flow_of(project: Path) -> dict[str, Any]:
 
 
 def test_json_has_the_same_top_level_keys_in_both_patterns(tmp_path: Path) -> None:
-    keys = ["pattern", "filters", "compute", "signal", "stages", "views"]
+    keys = ["pattern", "auth", "filters", "compute", "signal", "stages", "views"]
     for pattern in ("signal", "memoize"):
         flow = flow_of(staged_project(tmp_path / pattern, pattern))
         assert list(flow) == keys and flow["pattern"] == pattern
@@ -127,6 +127,7 @@ def test_json_of_the_signal_pattern_chains_each_stage_to_its_sources_store(
         "cache": "filesystem",
         "signal": "dashsignal-signal",
         "data": "pandas",
+        "scope": "shared",
     }
     assert flow["stages"] == [
         {
@@ -137,6 +138,7 @@ def test_json_of_the_signal_pattern_chains_each_stage_to_its_sources_store(
             "runs": "stages.daily.derive",
             "inputs": ["dashsignal-signal"],
             "signal": "dashsignal-signal-daily",
+            "scope": "shared",
         },
         {
             "id": "weekly",
@@ -146,6 +148,7 @@ def test_json_of_the_signal_pattern_chains_each_stage_to_its_sources_store(
             "runs": "stages.weekly.derive",
             "inputs": ["dashsignal-signal-daily"],
             "signal": "dashsignal-signal-weekly",
+            "scope": "shared",
         },
     ]
     views = {v["id"]: v for v in flow["views"]}
@@ -159,6 +162,7 @@ def test_json_of_the_signal_pattern_chains_each_stage_to_its_sources_store(
         "inputs": ["dashsignal-signal-daily"],
         "reads": "stages.daily.derive",
         "cached": True,
+        "scope": "shared",
         "interval": None,
         "summarises": "views.trend.summarise",
         "renders": "views.trend.render",

@@ -27,6 +27,7 @@ from dashsignal_cli.kinds import (
     option_value,
 )
 from dashsignal_cli.spec import (
+    AUTH_MODES,
     CACHE_BACKENDS,
     DATA_SOURCES,
     DEFAULT_INTERVAL,
@@ -37,7 +38,9 @@ from dashsignal_cli.spec import (
     PATTERNS,
     QUERY,
     RESERVED_SOURCES,
+    SCOPES,
     VIEW_KINDS,
+    AppSpec,
     CacheSpec,
     DataSpec,
     FilterSpec,
@@ -112,6 +115,9 @@ class NewProject:
     views: tuple[ViewSpec, ...] | None = None
     # Where the rows come from: a quiet default, like the pattern (never asked for).
     data: str | None = None
+    # Who may see it and whose the query's results are: quiet defaults too (none, shared).
+    auth: str | None = None
+    scope: str | None = None
 
     @classmethod
     def from_flags(
@@ -127,14 +133,19 @@ class NewProject:
         stages: Sequence[str] | None = None,
         views: Sequence[str] | None = None,
         data: str | None = None,
+        auth: str | None = None,
+        scope: str | None = None,
     ) -> NewProject:
         """The answers the flags give, each parsed and checked."""
         if name is not None:
             check_project_name(name)
-        if data is not None and data not in DATA_SOURCES:
-            raise UsageError(
-                f"--data: unknown data source {data!r}; allowed: {', '.join(DATA_SOURCES)}"
-            )
+        for flag, what, value, allowed in (
+            ("--data", "data source", data, DATA_SOURCES),
+            ("--auth", "mode", auth, AUTH_MODES),
+            ("--scope", "scope", scope, SCOPES),
+        ):
+            if value is not None and value not in allowed:
+                raise UsageError(f"{flag}: unknown {what} {value!r}; allowed: {', '.join(allowed)}")
         if cache is not None:
             check_backend(cache)
         if pattern is not None:
@@ -152,6 +163,8 @@ class NewProject:
             stages=tuple(parse_stage_arg(s) for s in stages or ()),
             views=None if views is None else tuple(parse_view_arg(v) for v in views),
             data=data,
+            auth=auth,
+            scope=scope,
         )
 
     def unanswered(self) -> list[str]:
@@ -188,6 +201,8 @@ class NewProject:
                 "title": humanize(done.name) if done.title is None else done.title,
                 "pattern": done.pattern,
                 "background": done.background,
+                "auth": done.auth or AppSpec.auth,
+                "scope": done.scope or AppSpec.scope,
             }
         )
         cache = cache_from_data({"backend": done.backend, "timeout": done.timeout})
@@ -442,6 +457,9 @@ def command_line(spec: Spec, directory: Path) -> str:
     words += ["--title", spec.app.title, "--pattern", spec.app.pattern, "--data", spec.data.source]
     if spec.app.background:
         words.append("--background")
+    for flag, key in (("--auth", "auth"), ("--scope", "scope")):
+        if getattr(spec.app, key) != getattr(AppSpec, key):
+            words += [flag, getattr(spec.app, key)]
     for stage in spec.stages:
         words += ["--stage", stage.id if stage.source == QUERY else f"{stage.id}:{stage.source}"]
     for view in spec.views:

@@ -36,6 +36,8 @@ def data_flow(spec: Spec) -> dict[str, Any]:
     signal = spec.app.pattern == "signal"
     return {
         "pattern": spec.app.pattern,
+        # Who may see it ([app] auth); each computation says whose its results are ("scope").
+        "auth": spec.app.auth,
         "filters": [{"id": f.id, "kind": f.kind, "label": f.label} for f in spec.filters],
         "compute": {
             "callback": COMPUTE_CALLBACK if signal else None,
@@ -45,14 +47,15 @@ def data_flow(spec: Spec) -> dict[str, Any]:
             "signal": SIGNAL_ID if signal else None,
             # Where expensive_query's rows come from ([data]).
             "data": spec.data.source,
+            "scope": spec.app.scope,
         },
         "signal": SIGNAL_ID if signal else None,
-        "stages": [_stage(stage, signal=signal) for stage in spec.ordered_stages()],
+        "stages": [_stage(spec, stage, signal=signal) for stage in spec.ordered_stages()],
         "views": [_view(spec, view, signal=signal) for view in spec.views],
     }
 
 
-def _stage(stage: StageSpec, *, signal: bool) -> dict[str, Any]:
+def _stage(spec: Spec, stage: StageSpec, *, signal: bool) -> dict[str, Any]:
     return {
         "id": stage.id,
         "title": stage.title,
@@ -62,6 +65,7 @@ def _stage(stage: StageSpec, *, signal: bool) -> dict[str, Any]:
         # Signal: triggered by its source's signal store. Memoize: computed when a view reads it.
         "inputs": [signal_id(stage.source)] if signal else [],
         "signal": signal_id(stage.id) if signal else None,
+        "scope": spec.scopes()[stage.id],
     }
 
 
@@ -84,6 +88,8 @@ def _view(spec: Spec, view: ViewSpec, *, signal: bool) -> dict[str, Any]:
         "inputs": inputs,
         "reads": reads,
         "cached": cached,
+        # Whose its data is: an own or live view's own scope, else what it reads.
+        "scope": spec.scope_of(view),
         "interval": (
             {"id": interval_id(view.id), "seconds": view.interval} if view.is_live else None
         ),

@@ -23,6 +23,7 @@ from dashsignal_cli.names import (
 from dashsignal_cli.spec import (
     OPTIONS_FROM_COLUMN,
     QUERY,
+    SCOPE_ARGUMENTS,
     FilterSpec,
     Spec,
     StageSpec,
@@ -153,6 +154,11 @@ def render(spec: Spec, demo: dict[str, Any] | None = None) -> dict[str, Generate
         files[path] = GeneratedFile(
             env.get_template(f"{path}.jinja").render(context), Owner.MANAGED
         )
+    if spec.app.has_auth:
+        # Who is signed in, as the project decides: its own hook, written once.
+        files["auth.py"] = GeneratedFile(
+            env.get_template("auth.py.jinja").render(context), Owner.USER
+        )
     for view in context["views"]:
         text = env.get_template(VIEW_KINDS[view.kind].template).render(context, view=view)
         files[f"views/{view.id}.py"] = GeneratedFile(text, Owner.USER)
@@ -216,6 +222,7 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
             time_column=time_column,
             categories=categories,
             titles=titles,
+            scope=_scope(spec.scope_of(v)),
         )
         for v in spec.views
     ]
@@ -225,7 +232,15 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
     filters = [_filter_context(f, spec.data.table) for f in spec.filters]
     live_views = [v for v in views if v.is_live]
     demo_table = _demo_table(demo)
+    row_rule = _row_rule(spec, demo_table) if spec.app.scope == "user" else None
     return {
+        "auth_mode": spec.app.auth,
+        "auth": spec.auth,
+        "auth_class": _AUTH_CLASSES.get(spec.app.auth),
+        "query_scope": _scope(spec.app.scope),
+        "computations_scoped": any(s != "shared" for s in spec.scopes().values()),
+        "row_rule": row_rule,
+        "test_subject": _test_subject(_scope(spec.app.scope), row_rule),
         "runtime_series": RUNTIME_SERIES,
         "next_series": _NEXT_SERIES,
         "callbacks": _callbacks_module(spec, consumers),
@@ -275,6 +290,79 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
             {h for f in spec.filters for h in FILTER_KINDS[f.kind].demo_helpers}
         ),
     }
+
+
+# --- users and scopes ------------------------------------------------------------------------
+
+# The dashsignal.auth class of each [app] auth mode but "none".
+_AUTH_CLASSES = {"basic": "BasicAuth", "proxy": "ProxyAuth", "custom": "CustomAuth"}
+
+
+class _Scope(NamedTuple):
+    """Whose a computation's results are, and what its function receives after the filters."""
+
+    name: str
+    # Its second parameter's name and type (dashsignal.auth); None for a shared computation.
+    parameter: str | None
+    type: str | None
+
+    @property
+    def arguments(self) -> str:
+        """What its function receives, as a docstring names it: `filters` or `filters, user`."""
+        return f"filters, {self.parameter}" if self.parameter else "filters"
+
+    @property
+    def parameters(self) -> str:
+        """Its function's parameters, as Python source."""
+        second = f", {self.parameter}: {self.type}" if self.parameter else ""
+        return f"filters: dict[str, Any]{second}"
+
+
+def _scope(name: str) -> _Scope:
+    parameter, type_name = SCOPE_ARGUMENTS.get(name, (None, None))
+    return _Scope(name, parameter, type_name)
+
+
+class _RowRule(NamedTuple):
+    """The demo's row-level rule of a user scope: the rows whose column holds the user's
+    attribute of the same name (the filter's id), bound as a parameter of that name."""
+
+    attribute: str
+    column: str
+    sql_column: str
+    # One of the column's demo values: the tests' user sees the rows that hold it.
+    example: str
+
+
+def _row_rule(spec: Spec, demo_table: tuple[_DemoColumn, ...]) -> _RowRule | None:
+    """The first choice filter whose column the demo makes as text (a Choice column); None
+    when there is none, and every user then sees every row."""
+    made = {c.arguments[0]: c.arguments[1] for c in demo_table if c.kind == "Choice"}
+    for f in spec.filters:
+        if f.is_choice and f.column_name in made:
+            example = str(made[f.column_name][0])
+            return _RowRule(f.id, f.column_name, _sql_name(f.column_name), example)
+    return None
+
+
+class _TestSubject(NamedTuple):
+    """Who the project's own tests call a scoped query for: the user the fixtures sign in as
+    (dashsignal.testing's `dashsignal_user`), or a session of their own. Python source."""
+
+    # What a test takes beyond its fixtures, and what it passes after the filters.
+    parameter: str = ""
+    argument: str = ""
+    # The ini option that describes the fixtures' user: one with rows to see.
+    user: str | None = None
+
+
+def _test_subject(scope: _Scope, rule: _RowRule | None) -> _TestSubject:
+    if scope.name == "user":
+        described = f"tester {rule.attribute}={rule.example}" if rule else None
+        return _TestSubject(", dashsignal_user: Any", ", dashsignal_user", described)
+    if scope.name == "session":
+        return _TestSubject("", ', Session("tests")')
+    return _TestSubject()
 
 
 # --- signaling/callbacks.py ------------------------------------------------------------------
@@ -690,6 +778,8 @@ class _View(NamedTuple):
     # README: where its data comes from.
     data: str
     demo: _Demo
+    # Whose its data is: its own (own, live) or its source's.
+    scope: _Scope
 
 
 def _view_context(
@@ -701,6 +791,7 @@ def _view_context(
     time_column: str,
     categories: list[str],
     titles: dict[str, str],
+    scope: _Scope,
 ) -> _View:
     # The demo gives each chart something different to show: the first a timeline, the next
     # ones a bar chart per category filter, and a histogram when there is nothing left. Own and
@@ -754,6 +845,7 @@ def _view_context(
             measure=measure,
             labels=labels,
         ),
+        scope=scope,
     )
 
 

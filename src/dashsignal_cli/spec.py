@@ -33,7 +33,9 @@ __all__ = [
     "FILTER_KINDS",
     "FILTER_VALUE_FORMS",
     "VIEW_KINDS",
+    "AUTH_MODES",
     "AppSpec",
+    "AuthSpec",
     "CacheSpec",
     "DATA_SOURCES",
     "DataSpec",
@@ -43,8 +45,12 @@ __all__ = [
     "Origin",
     "PATTERNS",
     "QUERY",
+    "SCOPES",
+    "SCOPE_ARGUMENTS",
+    "SECRET_ENV",
     "Spec",
     "StageSpec",
+    "USERS_ENV",
     "ViewSpec",
     "build_spec",
     "check_background",
@@ -53,6 +59,8 @@ __all__ = [
     "check_identifier",
     "check_project_name",
     "app_from_data",
+    "auth_from_data",
+    "check_scopes",
     "cache_from_data",
     "data_from_data",
     "filter_from_data",
@@ -85,6 +93,21 @@ _DATA_FILE = re.compile(
     r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}){0,4}\Z"
 )
 PATTERNS = ("signal", "memoize")
+# Who may see the dashboard ([app] auth): anyone; the users of a users file (HTTP basic); the
+# user a trusted reverse proxy names in a header; or whoever the project's auth.current_user says.
+AUTH_MODES = ("none", "basic", "proxy", "custom")
+# Whose a computation's results are ([app] scope, an own or live view's scope): every visitor's
+# alike; each signed-in user's; each browser session's.
+SCOPES = ("shared", "user", "session")
+SHARED = "shared"
+# What a computation of each scope receives after the filters (dashsignal.auth): the name and
+# the type of its second parameter. A shared one receives the filters only.
+SCOPE_ARGUMENTS = {"user": ("user", "User"), "session": ("session", "Session")}
+# What the runtime (dashsignal.auth.SECRET_ENV) signs sessions and keys scopes with.
+SECRET_ENV = "DASHSIGNAL_SECRET_KEY"
+# The runtime reads a users file named here instead of [auth] users (dashsignal.auth).
+USERS_ENV = "DASHSIGNAL_USERS"
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}\Z")
 # A view's `source`: the main query (the default), a stage's id, or one of these two.
 QUERY = "query"
 OWN = "own"  # an independent view: its own cached computation, in its own module
@@ -120,7 +143,7 @@ MAX_DATE_PAIRS = (MAX_DATE_SPAN_DAYS + 1) * (MAX_DATE_SPAN_DAYS + 2) // 2
 # a generated project has, and the top-level modules its generated code imports (tests
 # check both lists against a render). Dunder names (__init__, __main__) are refused too.
 PROJECT_MODULES = frozenset(
-    {"app", "assets", "conftest", "data", "signaling", "stages", "tests", "views"}
+    {"app", "assets", "auth", "conftest", "data", "signaling", "stages", "tests", "views"}
 )
 IMPORTED_MODULES = frozenset(
     {
@@ -195,6 +218,26 @@ class AppSpec:
     pattern: str = "signal"
     # Run the compute step as a Dash background callback (for queries longer than a request).
     background: bool = False
+    # Who may see the dashboard (AUTH_MODES), and whose the query's results are (SCOPES).
+    auth: str = "none"
+    scope: str = SHARED
+
+    @property
+    def has_auth(self) -> bool:
+        """True when every request needs a signed-in user."""
+        return self.auth != "none"
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """How users sign in (`[auth]`): each key is read by one mode, the others ignore it."""
+
+    # basic: the users file (TOML, `python -m dashsignal.users`), relative to the project.
+    users: str = "users.toml"
+    # proxy: the header the reverse proxy names the signed-in user in, and the addresses (or
+    # networks) of the proxies trusted to set it.
+    header: str = "X-Forwarded-User"
+    proxies: tuple[str, ...] = ("127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -290,6 +333,8 @@ class ViewSpec:
     source: str = QUERY
     # Seconds between refreshes of a LIVE view; None for every other source.
     interval: int | float | None = None
+    # An OWN or LIVE view's own scope (SCOPES); None: the app's.
+    scope: str | None = None
 
     @property
     def is_own(self) -> bool:
@@ -341,6 +386,25 @@ class Spec:
     views: tuple[ViewSpec, ...]
     stages: tuple[StageSpec, ...] = ()
     data: DataSpec = DataSpec()
+    auth: AuthSpec = AuthSpec()
+
+    @property
+    def needs_secret(self) -> bool:
+        """True when the app signs sessions or keys scopes: it needs SECRET_ENV to start."""
+        return self.app.has_auth or any(s != SHARED for s in self.scopes().values())
+
+    def scope_of(self, view: ViewSpec) -> str:
+        """The scope of a view's data: its own (own, live) or its source's (the app's)."""
+        return view.scope if view.scope is not None else self.app.scope
+
+    def scopes(self) -> dict[str, str]:
+        """The scope of each computation, by name: the query, each stage (its source's: the
+        query's), each own and live view."""
+        return {
+            QUERY: self.app.scope,
+            **{s.id: self.app.scope for s in self.stages},
+            **{v.id: self.scope_of(v) for v in self.views if not v.reads_cache},
+        }
 
     def ordered_stages(self) -> tuple[StageSpec, ...]:
         """The stages so that each comes after the one it derives from (validated acyclic)."""
@@ -384,6 +448,7 @@ class Spec:
             stages=stages,
             views=views,
             data=self.data,
+            auth=self.auth,
         )
 
     def without(self, table_name: str, entry_id: str) -> Spec:
@@ -419,6 +484,7 @@ class Spec:
             stages=kept("stages", self.stages),
             views=kept("views", self.views),
             data=self.data,
+            auth=self.auth,
         )
 
 
@@ -491,10 +557,11 @@ def check_project_name(name: str) -> str:
 
 def spec_from_data(data: Mapping[str, Any]) -> Spec:
     """Validate the plain data of a spec file and build the model."""
-    _only_keys(data, "", ("app", "cache", "data", "filters", "stages", "views"))
+    _only_keys(data, "", ("app", "auth", "cache", "data", "filters", "stages", "views"))
     app = app_from_data(_table(data, "app"))
     cache = cache_from_data(_table(data, "cache", required=False))
     source = data_from_data(data["data"]) if "data" in data else DataSpec()
+    auth = auth_from_data(data["auth"]) if "auth" in data else AuthSpec()
     filters = tuple(
         filter_from_data(item, f"filters[{i}]") for i, item in enumerate(_array(data, "filters"))
     )
@@ -504,7 +571,9 @@ def spec_from_data(data: Mapping[str, Any]) -> Spec:
     views = tuple(
         view_from_data(item, f"views[{i}]") for i, item in enumerate(_array(data, "views"))
     )
-    return build_spec(app, cache, filters=filters, stages=stages, views=views, data=source)
+    return build_spec(
+        app, cache, filters=filters, stages=stages, views=views, data=source, auth=auth
+    )
 
 
 def build_spec(
@@ -516,9 +585,12 @@ def build_spec(
     views: tuple[ViewSpec, ...],
     data: DataSpec = DataSpec(),
     origin: Origin = Origin.FILE,
+    auth: AuthSpec = AuthSpec(),
 ) -> Spec:
     """The spec of these parts, once the rules across its entries hold."""
-    return _assemble(app, cache, origin, filters=filters, stages=stages, views=views, data=data)
+    return _assemble(
+        app, cache, origin, filters=filters, stages=stages, views=views, data=data, auth=auth
+    )
 
 
 def _assemble(
@@ -530,6 +602,7 @@ def _assemble(
     stages: tuple[StageSpec, ...],
     views: tuple[ViewSpec, ...],
     data: DataSpec = DataSpec(),
+    auth: AuthSpec = AuthSpec(),
 ) -> Spec:
     if not filters:
         raise SpecError(
@@ -539,9 +612,12 @@ def _assemble(
         raise SpecError("views: a project needs at least one view", hint="Add a [[views]] entry.")
     check_entries(filters, stages, views, origin)
     check_background(app.pattern, app.background, origin)
+    check_scopes(app, views, origin)
     _check_columns(filters)
     _check_options_from(filters, data)
-    return Spec(app=app, cache=cache, filters=filters, views=views, stages=stages, data=data)
+    return Spec(
+        app=app, cache=cache, filters=filters, views=views, stages=stages, data=data, auth=auth
+    )
 
 
 def _check_options_from(filters: Sequence[FilterSpec], data: DataSpec) -> None:
@@ -597,9 +673,38 @@ def check_background(pattern: str, background: bool, origin: Origin = Origin.FIL
     )
 
 
+def check_scopes(
+    app: AppSpec, views: Sequence[ViewSpec] = (), origin: Origin = Origin.FILE
+) -> None:
+    """A user scope needs a signed-in user; a background job has no request to take the user
+    or the session from, so it computes shared results only."""
+    flags = origin is not Origin.FILE
+    scoped = [("--scope" if flags else "app.scope", app.scope)] + [
+        (f"view {v.id!r}" if flags else f"views[{i}].scope", v.scope)
+        for i, v in enumerate(views)
+        if v.scope is not None
+    ]
+    for where, scope in scoped:
+        if scope == "user" and not app.has_auth:
+            raise SpecError(
+                f'{where}: scope "user" needs a signed-in user, and auth is "none"',
+                hint="Pick how users sign in: --auth basic, proxy or custom."
+                if flags
+                else 'Set [app] auth = "basic", "proxy" or "custom", or scope = "session".',
+            )
+        if scope != SHARED and app.background:
+            raise SpecError(
+                f"{where}: scope {scope!r} with a background compute step: a background job "
+                "has no request to take the user or the session from",
+                hint="Leave out --background, or keep the scope shared."
+                if flags
+                else 'Set background = false, or scope = "shared".',
+            )
+
+
 def app_from_data(table: Mapping[str, Any]) -> AppSpec:
     """Validate the `[app]` table."""
-    _only_keys(table, "app", ("name", "title", "pattern", "background"))
+    _only_keys(table, "app", ("name", "title", "pattern", "background", "auth", "scope"))
     name = check_identifier(table.get("name"), "app.name", "name")
     title = _text(table, "app", "title", default=humanize(name))
     pattern = table.get("pattern", AppSpec.pattern)
@@ -608,7 +713,59 @@ def app_from_data(table: Mapping[str, Any]) -> AppSpec:
     background = table.get("background", False)
     if not isinstance(background, bool):
         raise SpecError(f"app.background: must be true or false, got {background!r}")
-    return AppSpec(name=name, title=title, pattern=pattern, background=background)
+    auth = table.get("auth", AppSpec.auth)
+    if auth not in AUTH_MODES:
+        raise SpecError(f"app.auth: unknown mode {auth!r}; allowed: {', '.join(AUTH_MODES)}")
+    scope = _scope(table, "app", AppSpec.scope)
+    return AppSpec(
+        name=name, title=title, pattern=pattern, background=background, auth=auth, scope=scope
+    )
+
+
+def _scope(table: Mapping[str, Any], where: str, default: str | None) -> Any:
+    scope = table.get("scope", default)
+    if scope is not None and scope not in SCOPES:
+        raise SpecError(f"{where}.scope: unknown scope {scope!r}; allowed: {', '.join(SCOPES)}")
+    return scope
+
+
+def auth_from_data(item: object) -> AuthSpec:
+    """Validate the `[auth]` table."""
+    table = _as_table(item, "auth")
+    _only_keys(table, "auth", ("users", "header", "proxies"))
+    users = table.get("users", AuthSpec.users)
+    if not isinstance(users, str) or not _DATA_FILE.match(users) or ".." in users.split("/"):
+        raise SpecError(
+            f"auth.users: {users!r} is not a file path inside the project "
+            "(relative, letters, digits, '_', '-' and '.', e.g. users.toml)"
+        )
+    header = table.get("header", AuthSpec.header)
+    if not isinstance(header, str) or not _HEADER_NAME.match(header):
+        raise SpecError(
+            f"auth.header: {header!r} is not an HTTP header name (e.g. X-Forwarded-User)"
+        )
+    proxies = table.get("proxies", list(AuthSpec.proxies))
+    if not isinstance(proxies, list) or not proxies:
+        raise SpecError(
+            "auth.proxies: a non-empty list of the addresses or networks of the trusted "
+            'proxies, e.g. ["127.0.0.1", "10.0.0.0/8"]'
+        )
+    for i, proxy in enumerate(proxies):
+        _check_network(proxy, f"auth.proxies[{i}]")
+    return AuthSpec(users=users, header=header, proxies=tuple(proxies))
+
+
+def _check_network(value: object, where: str) -> None:
+    import ipaddress
+
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise SpecError(
+            f"{where}: {value!r} is not an IP address or network (e.g. 10.0.0.1, 10.0.0.0/8)"
+        ) from None
 
 
 def cache_from_data(table: Mapping[str, Any]) -> CacheSpec:
@@ -691,7 +848,7 @@ def check_column_name(value: object, where: str) -> str:
 def view_from_data(item: object, where: str) -> ViewSpec:
     """Validate one `[[views]]` table; errors are prefixed with `where`."""
     table = _as_table(item, where)
-    _only_keys(table, where, ("id", "kind", "title", "source", "interval"))
+    _only_keys(table, where, ("id", "kind", "title", "source", "interval", "scope"))
     view_id = check_entry_id(table.get("id"), f"{where}.id")
     kind = table.get("kind", DEFAULT_VIEW_KIND)
     if kind not in VIEW_KINDS:
@@ -718,8 +875,17 @@ def view_from_data(item: object, where: str) -> ViewSpec:
             f"{where}.interval: only a live view refreshes on an interval",
             hint=f'Add source = "{LIVE}" to this view, or remove interval.',
         )
+    scope = _scope(table, where, None)
+    if scope is not None and source not in (OWN, LIVE):
+        raise SpecError(
+            f"{where}.scope: only an own or live view has a scope of its own; this one reads "
+            "its source's, the app's",
+            hint=f'Add source = "{OWN}" to this view, or remove scope.',
+        )
     title = _text(table, where, "title", humanize(view_id))
-    return ViewSpec(id=view_id, kind=kind, title=title, source=source, interval=interval)
+    return ViewSpec(
+        id=view_id, kind=kind, title=title, source=source, interval=interval, scope=scope
+    )
 
 
 def stage_from_data(item: object, where: str) -> StageSpec:

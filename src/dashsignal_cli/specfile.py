@@ -16,6 +16,8 @@ from typing import Any
 from dashsignal_cli.errors import SpecError, SpecSyntaxError
 from dashsignal_cli.spec import (
     QUERY,
+    AppSpec,
+    AuthSpec,
     DataSpec,
     Entry,
     FilterSpec,
@@ -30,6 +32,7 @@ __all__ = [
     "ENTRY_COMMENTS",
     "SPEC_FILENAME",
     "SpecFile",
+    "auth_comments",
     "data_comments",
     "dump_spec",
     "entry_table",
@@ -51,9 +54,21 @@ explained in dashsignal's README, section "The spec file"."""
 _STAGE_SOURCE_COMMENT = '"query" or the id of the stage it derives from'
 _INTERVAL_COMMENT = "seconds between refreshes"
 _OPTIONS_FROM_COMMENT = "its options, read from the database at start-up"
+_VIEW_SCOPE_COMMENT = "shared | user | session: whose its computed data is"
 ENTRY_COMMENTS = frozenset(
-    {f"# {_STAGE_SOURCE_COMMENT}", f"# {_INTERVAL_COMMENT}", f"# {_OPTIONS_FROM_COMMENT}"}
+    {
+        f"# {_STAGE_SOURCE_COMMENT}",
+        f"# {_INTERVAL_COMMENT}",
+        f"# {_OPTIONS_FROM_COMMENT}",
+        f"# {_VIEW_SCOPE_COMMENT}",
+    }
 )
+# The [app] keys written only when they differ from their default (a spec from before them
+# reads, and is written, as it was), with their comments.
+_APP_AUTH_COMMENTS = {
+    "auth": "none | basic | proxy | custom: who may see the dashboard",
+    "scope": "shared | user | session: whose the query's results are",
+}
 
 _LOCATION = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<col>\d+)\)\s*$")
 
@@ -128,6 +143,11 @@ def dump_spec(spec: Spec) -> str:
             "signal: compute once, signal the views | memoize: views read the cache",
         ),
         _key("background", spec.app.background, "true: compute in a Dash background callback"),
+        *(
+            _key(key, getattr(spec.app, key), comment)
+            for key, comment in _APP_AUTH_COMMENTS.items()
+            if getattr(spec.app, key) != getattr(AppSpec, key)
+        ),
         "",
         "[cache]",
         _key("backend", spec.cache.backend, "filesystem | redis | simple | null"),
@@ -142,6 +162,10 @@ def dump_spec(spec: Spec) -> str:
         ),
     ]
     lines += ["", *_data_lines(spec.data)]
+    comments = auth_comments(spec.app, spec.auth)
+    if comments:
+        lines += ["", "[auth]"]
+        lines += [_key(key, getattr(spec.auth, key), c) for key, c in comments.items()]
     for item in spec.filters:
         lines += ["", "[[filters]]", *_filter_lines(item)]
     for stage in spec.stages:
@@ -170,6 +194,22 @@ def data_comments(data: DataSpec) -> dict[str, str]:
     return comments
 
 
+def auth_comments(app: AppSpec, auth: AuthSpec) -> dict[str, str]:
+    """The keys of `[auth]` that `dump_spec` writes, with their comments, in the file's order:
+    the ones the app's mode reads, and any other that differs from its default."""
+    comments = {
+        "users": "the users file (basic), managed with python -m dashsignal.users",
+        "header": "the header the proxy names the signed-in user in (proxy)",
+        "proxies": "the addresses or networks of the proxies trusted to set it (proxy)",
+    }
+    read = {"basic": ("users",), "proxy": ("header", "proxies")}.get(app.auth, ())
+    return {
+        key: comment
+        for key, comment in comments.items()
+        if key in read or getattr(auth, key) != getattr(AuthSpec, key)
+    }
+
+
 def _data_lines(data: DataSpec) -> list[str]:
     return ["[data]"] + [
         _key(key, getattr(data, key), comment) for key, comment in data_comments(data).items()
@@ -182,6 +222,8 @@ def _view_lines(view: ViewSpec) -> list[str]:
         lines.append(_key("source", view.source))
     if view.interval is not None:
         lines.append(_key("interval", view.interval, _INTERVAL_COMMENT))
+    if view.scope is not None:
+        lines.append(_key("scope", view.scope, _VIEW_SCOPE_COMMENT))
     return lines
 
 
@@ -253,6 +295,8 @@ def entry_table(entry: Entry) -> dict[str, Any]:
             view["source"] = entry.source
         if entry.interval is not None:
             view["interval"] = entry.interval
+        if entry.scope is not None:
+            view["scope"] = entry.scope
         return view
     return _filter_keys(entry)
 

@@ -116,6 +116,28 @@ DataOption = Annotated[
         show_default=False,
     ),
 ]
+AuthOption = Annotated[
+    str | None,
+    typer.Option(
+        "--auth",
+        metavar="MODE",
+        help="Who may see the dashboard: none (default; anyone who reaches it), basic (the "
+        "users of a users file, HTTP basic auth), proxy (the user a trusted reverse proxy names "
+        "in a header), custom (your own auth.current_user decides). Never asked for.",
+        show_default=False,
+    ),
+]
+ScopeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scope",
+        metavar="SCOPE",
+        help="Whose the query's results are: shared (default; one cached result per filter "
+        "state for everyone), user (each signed-in user's own; needs --auth), session (each "
+        "browser session's own). Never asked for.",
+        show_default=False,
+    ),
+]
 BackgroundOption = Annotated[
     bool,
     typer.Option(
@@ -155,6 +177,8 @@ def new(
     title: TitleOption = None,
     pattern: PatternOption = None,
     data: DataOption = None,
+    auth: AuthOption = None,
+    scope: ScopeOption = None,
     background: BackgroundOption = False,
     yes: YesOption = False,
     directory: DirectoryOption = Path(),
@@ -176,6 +200,8 @@ def new(
         stages=stages,
         views=views,
         data=data,
+        auth=auth,
+        scope=scope,
     )
     interactive = _needs_prompts(request, directory, yes=yes)
     if interactive:

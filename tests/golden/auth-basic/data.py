@@ -1,0 +1,55 @@
+"""The expensive query behind every view: replace the demo's SQL with your own.
+
+This file is yours: dashsignal wrote it once and never rewrites it. `expensive_query` receives
+validated filter values keyed by filter id (see signaling/filters.py for each kind's form) and
+returns a pandas DataFrame. It runs once per distinct filter state; every view reads its result
+from the cache.
+
+The declared filters become the query's conditions at `{conditions}`: each one a condition on
+its column (dashsignal.toml: `column`, default the filter's id) whose value is a bound
+parameter, never SQL text. So a filter added with `dashsignal add-filter` narrows the rows at
+once. Never format a filter value into the SQL yourself (`dashsignal check` looks for it).
+
+[app] scope = "user": each signed-in user gets results of their own, cached apart from
+everyone else's. `expensive_query` also receives the `user` (dashsignal.auth.User: its `id`
+and the attributes of the users file, or what auth.current_user returns).
+The demo's rule: a user sees the rows whose `region` is their `region` attribute.
+The attribute is bound as the parameter `:region`; a user without it sees no rows,
+since NULL equals nothing in SQL.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+from dashsignal.auth import User
+from dashsignal.sql import filtered_text
+
+from signaling.filters import FILTERS
+from signaling.source import DATABASE
+
+# Part of every cache key: bump it when expensive_query changes, so old results are not reused.
+DATA_VERSION = "1"
+
+# Stands in for a remote database's latency, so the signaling pattern can be seen at work: set
+# it to 0, or drop it and its sleep, once the query runs against your own database.
+DEMO_DELAY_SECONDS = 0.4
+
+QUERY = """
+SELECT region, product, year, channel, day, units, amount
+FROM sales
+WHERE {conditions}
+AND region = :region
+"""
+# The columns that come back as dates (SQLite stores them as text).
+DATE_COLUMNS = ("day",)
+
+
+def expensive_query(filters: dict[str, Any], user: User) -> pd.DataFrame:
+    """The user's rows that match `filters`; an empty selection means "no filter"."""
+    time.sleep(DEMO_DELAY_SECONDS)
+    text = filtered_text(QUERY, FILTERS, filters)
+    mine = {"region": user.get("region")}
+    return DATABASE.read(text, mine, dates=DATE_COLUMNS)
