@@ -209,7 +209,7 @@ class CachedContract(SignalingContract):
     ) -> None:
         self.require_a_shared_cache()
         self.run_change(endpoint, self.filters.defaults())
-        with dash_app.server.app_context():
+        with endpoint.as_a_request():
             self.signaling.data.clear()  # expired, evicted, or another worker's memory
         for view_id in self.cached_views:
             result = endpoint.fire(view_id, endpoint.values)
@@ -231,7 +231,8 @@ class CachedContract(SignalingContract):
         self.run_change(endpoint, self.filters.defaults())
         filters = self.filters.canonical(self.filters.defaults())
         data = self.signaling.data
-        with dash_app.server.app_context():
+        # In a request of the endpoint's: a user's or a session's keys are derived from it.
+        with endpoint.as_a_request():
             for view in (self.signaling.views or {}).values():
                 if view.summarises:
                     assert data.cache.has(data.summary_key(view, filters)), view.id
@@ -250,9 +251,9 @@ class CachedContract(SignalingContract):
         query = self.computations["query"]
         counted = query.function
 
-        def slow_query(filters: dict[str, Any]) -> Any:
+        def slow_query(filters: dict[str, Any], *scope: Any) -> Any:
             time.sleep(0.3)  # long enough for every session to miss the cache at the same time
-            return counted(filters)
+            return counted(filters, *scope)
 
         monkeypatch.setattr(query.module, query.function_name, slow_query)
         if self.signaling.settings.background:
@@ -264,7 +265,7 @@ class CachedContract(SignalingContract):
             return
 
         def session(_: int) -> list[int]:
-            results = DashEndpoint(dash_app.server.test_client()).change(self.changed_filters())
+            results = endpoint.another_session().change(self.changed_filters())
             return [result.status for result in results.values()]
 
         with ThreadPoolExecutor(max_workers=8) as pool:

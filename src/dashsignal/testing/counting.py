@@ -102,13 +102,12 @@ def count_runs(
             setattr_(module, "DEMO_DELAY_SECONDS", 0)
 
 
-def _recorded(
-    log: ComputationLog, name: str, function: Callable[[Any], Any]
-) -> Callable[[Any], Any]:
-    def recorded(argument: Any) -> Any:
-        # A stage's argument is its source's DataFrame; the others' are the filters.
+def _recorded(log: ComputationLog, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def recorded(argument: Any, *scope: Any) -> Any:
+        # A stage's argument is its source's DataFrame; the others' are the filters (then the
+        # User or Session of a scoped computation).
         log.record(name, argument if isinstance(argument, dict) else None)
-        return function(argument)
+        return function(argument, *scope)
 
     recorded.__wrapped__ = function  # type: ignore[attr-defined]
     return recorded

@@ -9,10 +9,11 @@ in) comes from the app's `dashsignal.Signaling`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,29 @@ class DashEndpoint:
         assert config, "no _dash-config in the page"
         end_id = json.loads(config.group(1)).get("end_id")
         self.end_id: str | None = end_id if isinstance(end_id, str) else None
+
+    def another_session(self) -> DashEndpoint:
+        """Another browser session of the same user: a client with cookies of its own that
+        sends the same credentials."""
+        client = self.client.application.test_client()
+        client.environ_base.update(self.client.environ_base)
+        return DashEndpoint(client, self.signaling)
+
+    @contextlib.contextmanager
+    def as_a_request(self) -> Iterator[None]:
+        """A request of this endpoint's, being answered: its credentials and its session, past
+        the app's gate. The keys derived in it (`signaling.data.key(...)`) are the ones its
+        callbacks read, a user's or a session's included."""
+        from flask import session
+
+        app = self.client.application
+        with self.client.session_transaction() as saved:
+            stored = dict(saved)
+        with app.test_request_context("/", environ_base=dict(self.client.environ_base)):
+            session.update(stored)
+            refused = app.preprocess_request()
+            assert refused is None, f"the app refused this endpoint's request: {refused!r}"
+            yield
 
     @property
     def signal_id(self) -> str:
