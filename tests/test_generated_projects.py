@@ -129,6 +129,65 @@ PROJECTS = {
         source = "live"
         """
     ),
+    # Users: basic auth, the query and an own view scoped to the user, a stage that inherits it,
+    # a live view that is shared.
+    "users-basic": parse_spec_text(
+        """
+        [app]
+        name = "users"
+        auth = "basic"
+        scope = "user"
+        [data]
+        source = "duckdb"
+        [[filters]]
+        id = "region"
+        options = ["North", "South", "East", "West"]
+        [[filters]]
+        id = "year"
+        kind = "range"
+        min = 2019
+        max = 2025
+        [[stages]]
+        id = "daily"
+        [[views]]
+        id = "sales"
+        [[views]]
+        id = "rows"
+        kind = "table"
+        source = "daily"
+        [[views]]
+        id = "target"
+        source = "own"
+        [[views]]
+        id = "ticker"
+        kind = "indicator"
+        source = "live"
+        scope = "shared"
+        """
+    ),
+    # Per-session data without users, in the memoize pattern on Redis.
+    "sessions-memoize": parse_spec_text(
+        """
+        [app]
+        name = "sessions"
+        pattern = "memoize"
+        scope = "session"
+        [cache]
+        backend = "redis"
+        [[filters]]
+        id = "product"
+        kind = "multi"
+        options = ["Basic", "Plus", "Pro"]
+        [[views]]
+        id = "sales"
+        [[views]]
+        id = "total"
+        kind = "indicator"
+        [[views]]
+        id = "mine"
+        source = "own"
+        """
+    ),
     "hostile-text": make_spec(
         "hostile",
         title='Q3 """ \'\' {{ 7*7 }} {% raw %} \\ é 数据 🚀\nsecond line',
@@ -141,6 +200,8 @@ PROJECTS = {
 def run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     # Fresh from the generator: the browser test also checks the demo's own view modules.
     env = {**os.environ, "DASHSIGNAL_DEMO_CHECKS": "1"}
+    # A project with users or scopes refuses to start without a secret (its tests make their own).
+    env.setdefault("DASHSIGNAL_SECRET_KEY", "generated-projects-" + "k" * 32)
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 

@@ -349,9 +349,11 @@ class _TestSubject(NamedTuple):
     """Who the project's own tests call a scoped query for: the user the fixtures sign in as
     (dashsignal.testing's `dashsignal_user`), or a session of their own. Python source."""
 
-    # What a test takes beyond its fixtures, and what it passes after the filters.
+    # What a test takes beyond its fixtures, what the query is called with after the filters,
+    # and what a test hands on to frame_of for it.
     parameter: str = ""
     argument: str = ""
+    passed: str = ""
     # The ini option that describes the fixtures' user: one with rows to see.
     user: str | None = None
 
@@ -359,7 +361,9 @@ class _TestSubject(NamedTuple):
 def _test_subject(scope: _Scope, rule: _RowRule | None) -> _TestSubject:
     if scope.name == "user":
         described = f"tester {rule.attribute}={rule.example}" if rule else None
-        return _TestSubject(", dashsignal_user: Any", ", dashsignal_user", described)
+        return _TestSubject(
+            ", dashsignal_user: Any", ", dashsignal_user", ", dashsignal_user", described
+        )
     if scope.name == "session":
         return _TestSubject("", ', Session("tests")')
     return _TestSubject()

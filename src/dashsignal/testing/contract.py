@@ -264,8 +264,13 @@ class CachedContract(SignalingContract):
             assert computations.counts()["query"] == 1
             return
 
+        # With a session scope each browser session has results of its own: there, the tabs of
+        # one session are what must share one computation.
+        per_session = "session" in self.computations.scopes()
+
         def session(_: int) -> list[int]:
-            results = endpoint.another_session().change(self.changed_filters())
+            other = endpoint.another_tab() if per_session else endpoint.another_session()
+            results = other.change(self.changed_filters())
             return [result.status for result in results.values()]
 
         with ThreadPoolExecutor(max_workers=8) as pool:

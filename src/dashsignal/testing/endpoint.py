@@ -82,6 +82,17 @@ class DashEndpoint:
         client.environ_base.update(self.client.environ_base)
         return DashEndpoint(client, self.signaling)
 
+    def another_tab(self) -> DashEndpoint:
+        """Another tab of this browser session: the same credentials and the same session
+        cookie (the same session's results, with a session scope)."""
+        client = self.client.application.test_client()
+        client.environ_base.update(self.client.environ_base)
+        name = self.client.application.config["SESSION_COOKIE_NAME"]
+        cookie = self.client.get_cookie(name)
+        if cookie is not None:
+            client.set_cookie(name, cookie.value)
+        return DashEndpoint(client, self.signaling)
+
     @contextlib.contextmanager
     def as_a_request(self) -> Iterator[None]:
         """A request of this endpoint's, being answered: its credentials and its session, past
@@ -90,10 +101,13 @@ class DashEndpoint:
         from flask import session
 
         app = self.client.application
-        with self.client.session_transaction() as saved:
-            stored = dict(saved)
+        stored: dict[str, Any] = {}
+        if app.secret_key:  # only an app with users or scopes keeps a session
+            with self.client.session_transaction() as saved:
+                stored = dict(saved)
         with app.test_request_context("/", environ_base=dict(self.client.environ_base)):
-            session.update(stored)
+            if stored:
+                session.update(stored)
             refused = app.preprocess_request()
             assert refused is None, f"the app refused this endpoint's request: {refused!r}"
             yield
