@@ -60,6 +60,7 @@ from pandas.api.types import is_object_dtype
 
 from dashsignal.auth import Access, Session, Unauthenticated, User
 from dashsignal.computations import Computations, View
+from dashsignal.freshness import Freshness
 from dashsignal.locks import FileLocks, Lock, LockStore, NoLocks, RedisLocks, ThreadLocks
 from dashsignal.settings import CacheSettings
 
@@ -294,6 +295,10 @@ class DataCache:
         self._codec = _ParquetCodec() if settings.backend == "redis" else _PickleCodec()
         self._locks: LockStore = _lock_store(settings)
         self._outage = _Outage(settings)
+        # The data's version and the generation, in every key (dashsignal.freshness).
+        self.freshness = Freshness(
+            settings, computations, usable=self._outage.usable, failed=self._outage.failed
+        )
         self._admissions = _Admissions(self, settings.new_per_minute)
         entries = MEMO_ENTRIES if settings.backend != "null" else 0
         timeout = settings.timeout
@@ -301,6 +306,9 @@ class DataCache:
         # The computations whose results were too large to cache, each logged once per process.
         self._oversized: set[str] = set()
         self._summarisers = _Summarisers(SUMMARY_THREADS)
+        # How many computations from the filters this process has run (dashsignal.Signaling.warm
+        # tells a state it computed from one it found).
+        self.computed = 0
 
     def config(self) -> dict[str, Any]:
         """flask-caching settings (class names: flask-caching 2.5 rejects the old lowercase)."""
@@ -357,8 +365,10 @@ class DataCache:
 
     def _code(self, name: str) -> str:
         """What a key of `name` is made of beside the filters: its lineage and the versions of
-        their code, and for a user's or a session's result, whose it is (a keyed hash)."""
+        their code, the data's freshness (its probed versions, the generation), and for a
+        user's or a session's result, whose it is (a keyed hash)."""
         code = ".".join(f"{c.name}{c.version}" for c in self.computations.lineage(name))
+        code = f"{code}~{self.freshness.key_part(name)}"
         scope = self.computations.scope_of(name)
         subject = self._subject(scope)
         if subject is None:
@@ -531,6 +541,7 @@ class DataCache:
                 )
             subject = self._subject(computation.scope)
             arguments = (dict(filters),) if subject is None else (dict(filters), subject)
+            self.computed += 1
             with self._slow_warning(name):
                 frame = computation.function(*arguments)
         else:

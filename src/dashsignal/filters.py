@@ -15,11 +15,12 @@ import datetime as dt
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from itertools import product
 from typing import Any
 
 from dash import Input, dcc
 
-__all__ = ["KINDS", "Filter", "Filters", "InvalidFilters"]
+__all__ = ["KINDS", "Filter", "Filters", "InvalidFilters", "TooManyStates"]
 
 KINDS = ("dropdown", "multi", "checklist", "radio", "range", "dates")
 
@@ -169,6 +170,10 @@ class Filter:
         return day.isoformat()
 
 
+class TooManyStates(ValueError):
+    """More filter states than a caller is willing to go through."""
+
+
 class Filters(Mapping[str, Filter]):
     """The filters of one page, by id, in the order they are shown."""
 
@@ -198,6 +203,36 @@ class Filters(Mapping[str, Filter]):
     def defaults(self) -> dict[str, Any]:
         """The values the page starts with."""
         return self.canonical({f.id: f.default for f in self._by_id.values()})
+
+    def every_state(self, limit: int) -> list[dict[str, Any]]:
+        """Every filter state of the choice filters (a dropdown's None included, every subset
+        of a multi or checklist), ranges and dates at their default, in canonical form.
+        TooManyStates when there are more than `limit`."""
+        choices: list[list[Any]] = []
+        count = 1
+        for spec in self._by_id.values():
+            if spec.kind == "dropdown":
+                values: list[Any] = [None, *spec.options]
+            elif spec.kind == "radio":
+                values = list(spec.options)
+            elif spec.kind in ("multi", "checklist"):
+                values = [
+                    [option for bit, option in enumerate(spec.options) if mask >> bit & 1]
+                    for mask in range(2 ** len(spec.options))
+                ]
+            else:
+                values = [spec.default]
+            count *= len(values)
+            if count > limit:
+                break
+            choices.append(values)
+        if count > limit:
+            raise TooManyStates(
+                f"the declared options make more than {limit} filter states; warm a list of "
+                "them instead, or raise the limit"
+            )
+        ids = list(self._by_id)
+        return [self.canonical(dict(zip(ids, chosen, strict=True))) for chosen in product(*choices)]
 
     def inputs(self) -> dict[str, Any]:
         """The callback inputs of every filter, by filter id: (start, end) for a dates filter."""

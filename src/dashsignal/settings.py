@@ -53,6 +53,9 @@ class CacheSettings:
     worker_timeout: int = 30
     # At most this many new computations from the filters start a minute (0: no cap).
     new_per_minute: int = 240
+    # Seconds between two runs of a computation's data_version() probe in each process: a
+    # change of the data is in every key within this time (dashsignal.freshness).
+    version_check: float = 30
     # The compute step runs as a Dash background job, outside the web workers.
     background: bool = False
     # One folder shared by every worker on this host (filesystem entries, locks, job slots).

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
@@ -27,13 +28,13 @@ from dash.exceptions import PreventUpdate
 
 from dashsignal.auth import Access, Authentication, CurrentUser, NoAuth
 from dashsignal.cache import DataCache, StillComputing, SummaryFailed, TooManyComputations
-from dashsignal.computations import Computations, View
+from dashsignal.computations import QUERY, Computations, View
 from dashsignal.filters import Filters, InvalidFilters
 from dashsignal.guard import guard_callback_endpoint
 from dashsignal.outputs import failure_message
 from dashsignal.settings import CacheSettings
 
-__all__ = ["ComputationFailed", "Signaling", "shows_failures"]
+__all__ = ["ComputationFailed", "Signaling", "Warmed", "shows_failures"]
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -113,6 +114,7 @@ class Signaling:
                 self.views[view.id] = view
         self.access = _access(settings, computations, auth, current_user)
         self._data: DataCache | None = None
+        self._server: Any = None
         self._celery: Any = None
 
     def init_app(self, app: Dash) -> None:
@@ -130,6 +132,7 @@ class Signaling:
         self._data.init_app(app.server)
         guard_callback_endpoint(app, self.filters, self.settings.max_request_bytes)
         app.server.extensions[EXTENSION] = self
+        self._server = app.server
 
     @property
     def data(self) -> DataCache:
@@ -137,6 +140,62 @@ class Signaling:
         if self._data is None:
             raise RuntimeError("Signaling.init_app(app) has not run: create the app first")
         return self._data
+
+    # --- fresh data ---------------------------------------------------------------------------
+
+    def invalidate(self, app: Dash | None = None) -> str:
+        """New results for every filter state from now on, for every process and host sharing
+        the cache (a new generation in every key; the old entries age out). For an ETL job
+        after it loaded new rows; `app`: the app to initialise first, if it is not yet."""
+        if app is not None and self._data is None:
+            self.init_app(app)
+        with self._app_context():
+            return self.data.freshness.invalidate()
+
+    def _app_context(self) -> Any:
+        """The app context of the server this Signaling was initialised on (for commands)."""
+        if self._server is None:
+            raise RuntimeError("Signaling.init_app(app) has not run: create the app first")
+        return self._server.app_context()
+
+    def refresh(self) -> bool:
+        """Run every data_version() probe now, not waiting for version_check; True when a
+        version changed (the next request of any worker computes afresh)."""
+        return self.data.freshness.probe_now()
+
+    def warm(
+        self,
+        states: Iterable[Mapping[str, Any]],
+        progress: Callable[[int], None] | None = None,
+    ) -> Warmed:
+        """Compute each filter state (the query, its stages, their views' summaries) as the
+        compute step would, through the same lock, so that the first page load after a deploy
+        or an ETL run computes nothing. A state computed already is found, not computed again;
+        one that fails is counted and logged. `progress(done)` after each state."""
+        if self.settings.backend == "null":
+            raise ValueError("the null backend caches nothing: there is nothing to warm")
+        scoped = self.computations.scopes() - {"shared"}
+        if scoped:
+            raise ValueError(
+                f"results scoped to the {' and '.join(sorted(scoped))} are made for a request "
+                "of theirs: they cannot be warmed"
+            )
+        names = [QUERY, *(n for n, c in self.computations.items() if c.source is not None)]
+        computed = found = failed = 0
+        with self._app_context():
+            for done, values in enumerate(states, start=1):
+                filters = self.filters.canonical(values)
+                before = self.data.computed
+                signals = [self.signal_for(name, filters) for name in names]
+                if any("failed" in signal for signal in signals):
+                    failed += 1
+                elif self.data.computed > before:
+                    computed += 1
+                else:
+                    found += 1
+                if progress is not None:
+                    progress(done)
+        return Warmed(computed=computed, found=found, failed=failed)
 
     # --- background jobs -------------------------------------------------------------------
 
@@ -183,6 +242,9 @@ class Signaling:
             self._failing_as_computation(name, filters, self.data.prepare)
         except ComputationFailed as failure:
             return signal_failure(filters, failure.kind)
+        if self.data.freshness.stale(name):
+            # Its probe is failing: the views show the last good data, and may say so.
+            return {"filters": filters, "stale": True}
         return {"filters": filters}
 
     def derive(self, name: str, signal: Any) -> dict[str, Any]:
@@ -288,6 +350,15 @@ class Signaling:
         except Exception as error:
             logger.exception("computing %s failed for %s", name, filters)
             raise ComputationFailed(type(error).__name__) from error
+
+
+@dataclass(frozen=True)
+class Warmed:
+    """What `Signaling.warm` did: states computed now, found computed already, failed."""
+
+    computed: int
+    found: int
+    failed: int
 
 
 def _access(
