@@ -73,6 +73,7 @@ _PROJECT_FILES = (
     ("requirements-dev.txt.jinja", "requirements-dev.txt", Owner.MANAGED),
     ("assets/dashsignal.css.jinja", "assets/dashsignal.css", Owner.MANAGED),
     ("signaling/__init__.py.jinja", "signaling/__init__.py", Owner.MANAGED),
+    ("signaling/__main__.py.jinja", "signaling/__main__.py", Owner.MANAGED),
     ("signaling/settings.py.jinja", "signaling/settings.py", Owner.MANAGED),
     ("signaling/ids.py.jinja", "signaling/ids.py", Owner.MANAGED),
     ("signaling/filters.py.jinja", "signaling/filters.py", Owner.MANAGED),

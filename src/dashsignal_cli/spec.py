@@ -125,6 +125,7 @@ MAX_LOCK_TIMEOUT = 3600
 # gunicorn.conf.py gives workers the lock wait plus this margin, so a waiter is never killed.
 WORKER_TIMEOUT_MARGIN = 10
 MAX_NEW_PER_MINUTE = 1_000_000
+MAX_VERSION_CHECK = 86_400
 # Ids and the project name become file names (views/ID.py, and the writer's temporary
 # `.ID.py.<8 hex>.dashsignal-new` beside it), function names and component ids; most file
 # systems cap a name at 255 bytes.
@@ -250,6 +251,9 @@ class CacheSpec:
     # At most this many new computations a minute (per host, or deployment-wide on Redis):
     # bounds what clients choosing ever new filter states can cost the database. 0: no cap.
     new_per_minute: int = 240
+    # Seconds between two runs of data.py's data_version() probe in each process: a change of
+    # the data reaches every view within this time.
+    version_check: int = 30
 
     @property
     def worker_timeout(self) -> int:
@@ -770,7 +774,9 @@ def _check_network(value: object, where: str) -> None:
 
 def cache_from_data(table: Mapping[str, Any]) -> CacheSpec:
     """Validate the `[cache]` table."""
-    _only_keys(table, "cache", ("backend", "timeout", "lock_timeout", "new_per_minute"))
+    _only_keys(
+        table, "cache", ("backend", "timeout", "lock_timeout", "new_per_minute", "version_check")
+    )
     backend = table.get("backend", CacheSpec.backend)
     if backend not in CACHE_BACKENDS:
         raise SpecError(
@@ -795,11 +801,18 @@ def cache_from_data(table: Mapping[str, Any]) -> CacheSpec:
             f"cache.new_per_minute: must be a whole number from 0 to {MAX_NEW_PER_MINUTE} "
             f"(0: no cap), got {new_per_minute!r}"
         )
+    version_check = table.get("version_check", CacheSpec.version_check)
+    if type(version_check) is not int or not 1 <= version_check <= MAX_VERSION_CHECK:
+        raise SpecError(
+            f"cache.version_check: must be a whole number of seconds from 1 to "
+            f"{MAX_VERSION_CHECK}, got {version_check!r}"
+        )
     return CacheSpec(
         backend=backend,
         timeout=timeout,
         lock_timeout=lock_timeout,
         new_per_minute=new_per_minute,
+        version_check=version_check,
     )
 
 

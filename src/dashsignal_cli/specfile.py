@@ -18,6 +18,7 @@ from dashsignal_cli.spec import (
     QUERY,
     AppSpec,
     AuthSpec,
+    CacheSpec,
     DataSpec,
     Entry,
     FilterSpec,
@@ -161,6 +162,14 @@ def dump_spec(spec: Spec) -> str:
             "new_per_minute", spec.cache.new_per_minute, "cap on new computations a minute; 0: none"
         ),
     ]
+    if spec.cache.version_check != CacheSpec.version_check:
+        lines.append(
+            _key(
+                "version_check",
+                spec.cache.version_check,
+                "seconds between two runs of data_version() per process",
+            )
+        )
     lines += ["", *_data_lines(spec.data)]
     comments = auth_comments(spec.app, spec.auth)
     if comments:

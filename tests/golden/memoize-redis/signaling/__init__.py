@@ -12,7 +12,7 @@ from signaling.computations import SIGNALING
 from signaling.layout import build_layout
 from signaling.settings import TITLE
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "invalidate"]
 
 ASSETS_FOLDER = Path(__file__).resolve().parent.parent / "assets"
 
@@ -24,3 +24,10 @@ def create_app() -> Dash:
     app.layout = build_layout()
     register_callbacks(app)
     return app
+
+
+def invalidate() -> None:
+    """New results for every filter state from now on, for every worker and host sharing the
+    cache: for an ETL job, once it has loaded new rows (`python -m signaling invalidate` does
+    the same from a shell)."""
+    SIGNALING.invalidate(create_app())

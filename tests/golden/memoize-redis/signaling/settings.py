@@ -27,6 +27,8 @@ CACHE = CacheSettings(
     # gunicorn's timeout (gunicorn.conf.py): longer than any lock wait.
     worker_timeout=30,
     new_per_minute=240,
+    # Seconds between two runs of data.py's data_version() in each process.
+    version_check=30,
     background=False,
     cache_dir=Path(__file__).resolve().parent.parent / ".cache",
 )
