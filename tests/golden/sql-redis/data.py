@@ -44,15 +44,20 @@ def expensive_query(filters: dict[str, Any]) -> pd.DataFrame:
     return DATABASE.read(filtered_text(QUERY, FILTERS, filters), dates=DATE_COLUMNS)
 
 
-# The data's version (see data_version): cheap next to QUERY.
-VERSION_QUERY = "SELECT count(*) AS row_count, sum(amount) AS total FROM sales"
+# The data's version (see data_version): cheap next to QUERY. The amounts are summed as whole
+# cents: a sum of floating-point numbers depends on the order the database adds them in (a
+# parallel scan), and a version that changes by itself recomputes everything.
+VERSION_QUERY = """
+SELECT count(*) AS row_count, sum(CAST(round(amount * 100) AS BIGINT)) AS cents
+FROM sales
+"""
 
 
 def data_version() -> tuple[object, ...]:
     """A cheap probe of the data, run at most every [cache] version_check seconds per process:
     when what it returns changes, every cached result of the old data is unreachable at once
     (for every worker) and the next page load computes afresh. The demo's: the row count and
-    the sum of the amounts, so a changed amount shows and a region moved does not; on a table
-    with an `updated_at` column, `SELECT max(updated_at) FROM ...` sees every change. For
-    changes a probe cannot see, run `python -m signaling invalidate` after loading them."""
+    the sum of the amounts in cents, so a changed amount shows and a region moved does not; on
+    a table with an `updated_at` column, `SELECT max(updated_at) FROM ...` sees every change.
+    For changes a probe cannot see, run `python -m signaling invalidate` after loading them."""
     return tuple(DATABASE.read(VERSION_QUERY).iloc[0].tolist())
