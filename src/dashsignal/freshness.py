@@ -32,7 +32,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -109,25 +109,22 @@ class _FileStore:
         return values
 
     def write(self, key: str, value: str) -> None:
-        self._folder.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=self._folder, prefix=".")
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-                stream.write(value)
+        with self._written(value) as temporary:
             Path(temporary).replace(self._path(key))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                Path(temporary).unlink()
-            raise
 
     def add(self, key: str, value: str) -> None:
+        with self._written(value) as temporary, contextlib.suppress(FileExistsError):
+            os.link(temporary, self._path(key))  # fails when another process was first
+
+    @contextlib.contextmanager
+    def _written(self, value: str) -> Iterator[str]:
+        """A temporary file in the folder holding `value`, removed afterwards unless renamed."""
         self._folder.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=self._folder, prefix=".")
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
                 stream.write(value)
-            with contextlib.suppress(FileExistsError):
-                os.link(temporary, self._path(key))  # fails when another process was first
+            yield temporary
         finally:
             with contextlib.suppress(OSError):
                 Path(temporary).unlink()

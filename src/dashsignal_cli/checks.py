@@ -388,9 +388,11 @@ def _scopes_not_taken(result: SyncPlan) -> list[Finding]:
     return findings
 
 
-def _positional_parameters(text: str | None, name: str) -> int | None:
-    """How many positional parameters the top-level function `name` of `text` has; None when
-    there is no such function to read (missing, unparsable, or taking *args)."""
+def _top_level_function(
+    text: str | None, name: str
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The top-level function `name` of the module `text`; None when there is none to read
+    (no text, unparsable, or no such function)."""
     if text is None:
         return None
     try:
@@ -399,10 +401,17 @@ def _positional_parameters(text: str | None, name: str) -> int | None:
         return None
     for node in module.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
-            if node.args.vararg is not None:
-                return None
-            return len(node.args.posonlyargs) + len(node.args.args)
+            return node
     return None
+
+
+def _positional_parameters(text: str | None, name: str) -> int | None:
+    """How many positional parameters the top-level function `name` of `text` has; None when
+    there is no such function to read (missing, unparsable, or taking *args)."""
+    function = _top_level_function(text, name)
+    if function is None or function.args.vararg is not None:
+        return None
+    return len(function.args.posonlyargs) + len(function.args.args)
 
 
 def _missing_secret(result: SyncPlan) -> list[Finding]:
@@ -509,8 +518,10 @@ def _lacks(text: str | None, name: str) -> bool:
 
 
 def _render_return_annotation(text: str | None) -> str | None:
-    if text is None:
+    render = _top_level_function(text, "render")
+    if not isinstance(render, ast.FunctionDef) or render.returns is None:
         return None
+    return ast.unparse(render.returns)
     try:
         module = ast.parse(text)
     except SyntaxError:
