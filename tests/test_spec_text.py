@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -41,6 +42,9 @@ def tomlkit_dump_spec(spec: Spec) -> str:
     ):
         cache.add(key, getattr(spec.cache, key))
         cache[key].comment(comment)
+    if spec.cache.version_check != CacheSpec.version_check:
+        cache.add("version_check", spec.cache.version_check)
+        cache["version_check"].comment("seconds between two runs of data_version() per process")
     document.add("cache", cache)
     data = tomlkit.table()
     for key, comment in specfile.data_comments(spec.data).items():
@@ -102,6 +106,9 @@ SPECS = {
     "memoize": NewProject.from_flags("memo", pattern="memoize", cache="null").spec(),
     "sql": NewProject.from_flags("shop", data="sql").spec(),
     "pandas": NewProject.from_flags("own", data="pandas").spec(),
+    "version_check": dataclasses.replace(
+        NewProject.from_flags("fresh").spec(), cache=CacheSpec(version_check=5)
+    ),
     "every_kind": NewProject.from_flags(
         "every_kind",
         title='A "quoted" \\ title\twith a tab, é and ✓',

@@ -522,11 +522,3 @@ def _render_return_annotation(text: str | None) -> str | None:
     if not isinstance(render, ast.FunctionDef) or render.returns is None:
         return None
     return ast.unparse(render.returns)
-    try:
-        module = ast.parse(text)
-    except SyntaxError:
-        return None
-    for node in module.body:
-        if isinstance(node, ast.FunctionDef) and node.name == "render" and node.returns:
-            return ast.unparse(node.returns)
-    return None

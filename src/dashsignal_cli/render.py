@@ -283,6 +283,8 @@ def _context(spec: Spec, demo: dict[str, Any]) -> dict[str, Any]:
         # The demo query's SELECT list, and the columns it reads back as dates.
         "sql_columns": [_sql_name(c.arguments[0]) for c in demo_table]
         + [_sql_name(demo[key]) for key in ("day", "units", "amount")],
+        # What data_version sums: the demo's amounts, whatever name they took beside the filters.
+        "amount_column": _sql_name(demo["amount"]),
         "date_columns": tuple(
             [c.arguments[0] for c in demo_table if c.kind == "Dates"] + [demo["day"]]
         ),
