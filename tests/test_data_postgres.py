@@ -539,7 +539,8 @@ def test_the_database_down_shows_each_views_error_state_then_data_once_back(
         restart(cluster)
         for filters in (down, fresh_filters()):  # the state that failed, and a new one
             signal_value, replies = app.change_filters(filters)
-            assert set(signal_value) == {"filters"}, signal_value
+            # Computed now; "stale" until the data_version probe answers again (within 5 s).
+            assert "failed" not in signal_value, signal_value
             for callback, reply in replies:
                 assert_view_content(callback, reply)
         print(f"\nwhile PostgreSQL was down every view showed: {FAILED_DATA}{kinds.pop()})")

@@ -9,6 +9,7 @@ driven over HTTP through Flask's test client, the way the renderer calls them.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import types
 from collections.abc import Iterator
@@ -266,3 +267,32 @@ def test_the_commands_warm_and_invalidate(
     assert manage(create_app, ["warm"]) == 0
     assert "1 computed" in capsys.readouterr().out
     assert len(database.queries) == 25
+
+
+def test_requests_during_the_first_probe_wait_for_it(tmp_path: Path, database: Database) -> None:
+    """The first probe of a process is slow; requests that arrive meanwhile derive the key it
+    finds, not one without a version (which computed the query twice for one page load)."""
+    app, signaling = build(tmp_path / "cache", database)
+    slow = database.version
+
+    def slow_version() -> Any:
+        time.sleep(0.3)
+        return slow()
+
+    data = signaling.computations[QUERY].module
+    data.data_version = slow_version
+    keys: list[str] = []
+
+    def request() -> None:
+        with app.server.test_request_context():
+            keys.append(signaling.data.key(QUERY, FILTERS.defaults()))
+
+    threads = [threading.Thread(target=request) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join()
+
+    assert len(keys) == 4 and len(set(keys)) == 1
+    assert "unprobed" not in keys[0]

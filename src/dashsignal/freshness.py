@@ -50,6 +50,9 @@ logger = logging.getLogger(__name__)
 PROBE_NAME = "data_version"
 # Outside a request (a command, a job), what was read is reused for this long.
 UNREQUESTED_SECONDS = 0.25
+# A failing probe is tried again this often at most (sooner than version_check, if that is
+# longer): the stale mark goes as soon as the database answers.
+RETRY_SECONDS = 5.0
 _STATE = "dashsignal_freshness"
 
 
@@ -71,6 +74,9 @@ class _Store(Protocol):
     def add(self, key: str, value: str) -> None:
         """Write `value` unless the key holds one already."""
 
+    def first_generation(self) -> str:
+        """The generation to start with where there is none."""
+
 
 class _RedisStore:
     """One Redis for every host: MGET for the reads of a request, keys without expiry."""
@@ -87,6 +93,9 @@ class _RedisStore:
 
     def add(self, key: str, value: str) -> None:
         self._client.set(key, value, nx=True)
+
+    def first_generation(self) -> str:
+        return secrets.token_hex(8)  # Redis may have lost one: never an old token again
 
 
 class _FileStore:
@@ -115,6 +124,9 @@ class _FileStore:
     def add(self, key: str, value: str) -> None:
         with self._written(value) as temporary, contextlib.suppress(FileExistsError):
             os.link(temporary, self._path(key))  # fails when another process was first
+
+    def first_generation(self) -> str:
+        return secrets.token_hex(8)  # the folder may have been emptied: never an old token
 
     @contextlib.contextmanager
     def _written(self, value: str) -> Iterator[str]:
@@ -148,6 +160,11 @@ class _MemoryStore:
     def add(self, key: str, value: str) -> None:
         with self._lock:
             self._values.setdefault(key, value)
+
+    def first_generation(self) -> str:
+        # Nothing of this process's memory outlives it: the same keys in every process, as
+        # before generations existed.
+        return "0"
 
 
 def _store(settings: CacheSettings) -> _Store:
@@ -277,7 +294,7 @@ class Freshness:
             generation, *published = self._store.read(keys)
             if generation is None:
                 # First start, or the backend lost it: a token no entry was ever made under.
-                self._store.add(self._generation_key, secrets.token_hex(8))
+                self._store.add(self._generation_key, self._store.first_generation())
                 (generation,) = self._store.read([self._generation_key])
             versions = {}
             for name, text in zip(names, published, strict=True):
@@ -309,13 +326,24 @@ class Freshness:
 
     def _probe(self, probe: _Probe) -> None:
         """Run `probe` if version_check seconds have passed since it last ran here."""
-        now = self._clock()
-        if now - probe.checked_at < self.settings.version_check or not probe.lock.acquire(
-            blocking=False
+        interval = self.settings.version_check
+        if probe.failing:
+            interval = min(interval, RETRY_SECONDS)
+        # Until a first probe has answered, every thread waits for it: no key is derived
+        # without a version. After that, one thread runs it when due; the others go on with the
+        # version it found last.
+        first = probe.token is None and not probe.failing
+        if not first and self._clock() - probe.checked_at < interval:
+            return
+        if not probe.lock.acquire(blocking=first):
+            return
+        if (probe.token is not None or probe.failing) and (
+            self._clock() - probe.checked_at < interval
         ):
-            return  # not due, or another thread of this process is running it
+            probe.lock.release()  # another thread ran it while this one waited
+            return
         try:
-            probe.checked_at = now
+            probe.checked_at = self._clock()
             function = getattr(probe.computation.module, PROBE_NAME)
             try:
                 value = function()
