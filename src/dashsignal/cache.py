@@ -59,7 +59,7 @@ from flask_caching.backends import FileSystemCache, RedisCache
 from pandas.api.types import is_object_dtype
 
 from dashsignal.auth import Access, Session, Unauthenticated, User
-from dashsignal.computations import Computations, View
+from dashsignal.computations import Computation, Computations, View
 from dashsignal.freshness import Freshness
 from dashsignal.locks import FileLocks, Lock, LockStore, NoLocks, RedisLocks, ThreadLocks
 from dashsignal.settings import CacheSettings
@@ -385,6 +385,14 @@ class DataCache:
             raise Unauthenticated(f"a result scoped to the {scope} needs Signaling(auth=...)")
         return self.access.subject(scope)
 
+    def run(self, computation: Computation, filters: dict[str, Any]) -> Any:
+        """Call a computation that starts from the filters: with the user or session of the
+        request being answered after them, when its results are scoped."""
+        subject = self._subject(computation.scope)
+        if subject is None:
+            return computation.function(dict(filters))
+        return computation.function(dict(filters), subject)
+
     def summarising(self, name: str) -> list[View]:
         """The views of computation `name` that summarise it."""
         views = self.views or {}
@@ -539,11 +547,9 @@ class DataCache:
                 raise TooManyComputations(
                     f"{self.settings.new_per_minute} new computations this minute already"
                 )
-            subject = self._subject(computation.scope)
-            arguments = (dict(filters),) if subject is None else (dict(filters), subject)
             self.computed += 1
             with self._slow_warning(name):
-                frame = computation.function(*arguments)
+                frame = self.run(computation, filters)
         else:
             # A stage reads its input from the cache: deriving it never reruns its source.
             source = self.load(computation.source, filters)

@@ -316,12 +316,7 @@ class Signaling:
 
     def fresh(self, name: str, filters: Any) -> pd.DataFrame:
         """A live view's data for filters from the browser, fetched now: never cached."""
-        computation = self.computations[name]
-        trusted = self.trusted(filters)
-        if computation.scope == "shared" or self.access is None:
-            frame: pd.DataFrame = computation.function(trusted)
-        else:
-            frame = computation.function(trusted, self.access.subject(computation.scope))
+        frame: pd.DataFrame = self.data.run(self.computations[name], self.trusted(filters))
         return frame
 
     def cached_result(self, name: str, filters: Any) -> pd.DataFrame:
